@@ -1,0 +1,141 @@
+"""`advertisex stack up|down|status|logs|fetch`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from advertisex.stack import jars, supervisor
+from advertisex.stack.config import StackConfig
+from advertisex.stack.jars import ResolutionFailed
+from advertisex.stack.tools import MissingTool
+from advertisex.stack.versions import pinned_versions
+
+stack_app = typer.Typer(help="The local stack of real servers: Kafka, Pinot, Flink.",
+                        no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+Services = Annotated[
+    list[str] | None,
+    typer.Argument(help="groups (kafka, pinot, flink) or single servers; default: all"),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(1)
+
+
+def fetch_jars(components: tuple[str, ...] = jars.COMPONENTS) -> None:
+    """Resolve the jars of each component with a progress line; nothing when cached."""
+    versions = pinned_versions()
+    for component in components:
+        if jars.is_resolved(component):
+            continue
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      console=err, transient=True) as progress:
+            label = {"kafka": f"Kafka {versions['kafka.version']}",
+                     "flink": f"Flink connectors {versions['flink.kafka.connector.version']}",
+                     "pinot": f"Pinot {versions['pinot.version']}"}[component]
+            task = progress.add_task(f"resolving {label} jars with mvn", total=None)
+            count = 0
+
+            def downloaded(url: str, _task=task, _label=label) -> None:
+                nonlocal count
+                count += 1
+                name = url.rsplit("/", 1)[-1]
+                progress.update(_task, description=f"resolving {_label}: {count} files, {name}")
+
+            jars.resolve(component, on_download=downloaded)
+        err.print(f"resolved {label} jars into {jars.jar_dir(component)}")
+
+
+@stack_app.command()
+def fetch() -> None:
+    """Resolve every server's jars from Maven Central into ~/.cache/advertisex."""
+    try:
+        fetch_jars()
+    except (MissingTool, ResolutionFailed) as exc:
+        raise _fail(str(exc)) from None
+
+
+@stack_app.command()
+def up(services: Services = None) -> None:
+    """Start the servers (idempotent) and wait until each answers its health check."""
+    cfg = StackConfig()
+    try:
+        selected = supervisor.select(cfg, services)
+        fetch_jars(tuple(c for c in jars.COMPONENTS if any(s.name.startswith(c) for s in selected)))
+        with console.status("starting the stack...") as spinner:
+            def event(name: str, what: str) -> None:
+                console.print(f"  {name}: {what}")
+                spinner.update(f"waiting for {name}...")
+
+            result = supervisor.up(cfg, services, on_event=event)
+    except (MissingTool, ResolutionFailed, supervisor.StartFailed, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    _print_status(result, cfg)
+
+
+@stack_app.command()
+def down(services: Services = None) -> None:
+    """Stop the servers, dependants first; no process and no port is left."""
+    cfg = StackConfig()
+    try:
+        stopped = supervisor.down(cfg, services, on_event=lambda n, w: console.print(f"  {n}: {w}"))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"stopped {len(stopped)} server(s)" if stopped else "nothing was running")
+
+
+@stack_app.command()
+def status(services: Services = None) -> None:
+    """Show each server: pid, health, URL and log file. Exits 1 if any is not healthy."""
+    cfg = StackConfig()
+    try:
+        result = supervisor.status(cfg, services)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    _print_status(result, cfg)
+    if not all(s.healthy for s in result):
+        raise typer.Exit(1)
+
+
+@stack_app.command()
+def logs(
+    service: Annotated[str, typer.Argument(help="one server, e.g. kafka or pinot-controller")],
+    lines: Annotated[int, typer.Option("-n", "--lines", help="how many last lines")] = 50,
+    follow: Annotated[bool, typer.Option("-f", "--follow", help="keep printing")] = False,
+) -> None:
+    """Print a server's log."""
+    cfg = StackConfig()
+    names = [s.name for s in supervisor.all_services(cfg)]
+    if service not in names:
+        raise _fail(f"unknown server {service!r}; choose from: {', '.join(names)}")
+    svc = next(s for s in supervisor.all_services(cfg) if s.name == service)
+    log_file = supervisor.process_of(svc).log_file
+    if not log_file.exists():
+        raise _fail(f"{service} has no log yet ({log_file}): start it with `advertisex stack up`")
+    cmd = ["tail", f"-n{lines}", *(["-F"] if follow else []), str(log_file)]
+    if follow:
+        os.execvp(cmd[0], cmd)
+    sys.stdout.write(subprocess.run(cmd, capture_output=True, text=True).stdout)
+
+
+def _print_status(result: list[supervisor.ServiceStatus], cfg: StackConfig) -> None:
+    table = Table(title=f"AdvertiseX stack ({cfg.state_dir})")
+    for col in ("server", "state", "pid", "url", "log"):
+        table.add_column(col, overflow="fold")
+    colour = {"healthy": "green", "unhealthy": "yellow", "stopped": "red"}
+    for s in result:
+        table.add_row(s.name, f"[{colour[s.state]}]{s.state}[/]", str(s.pid or "-"),
+                      s.url or "", s.log_file)
+    console.print(table)
