@@ -18,8 +18,9 @@ from advertisex.stack.jars import ResolutionFailed
 from advertisex.stack.tools import MissingTool
 from advertisex.stack.versions import pinned_versions
 
-stack_app = typer.Typer(help="The local stack of real servers: Kafka, Pinot, Flink.",
-                        no_args_is_help=True)
+stack_app = typer.Typer(
+    help="The local stack of real servers: Kafka, Pinot, Flink.", no_args_is_help=True
+)
 console = Console()
 err = Console(stderr=True)
 
@@ -40,11 +41,18 @@ def fetch_jars(components: tuple[str, ...] = jars.COMPONENTS) -> None:
     for component in components:
         if jars.is_resolved(component):
             continue
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                      console=err, transient=True) as progress:
-            label = {"kafka": f"Kafka {versions['kafka.version']}",
-                     "flink": f"Flink connectors {versions['flink.kafka.connector.version']}",
-                     "pinot": f"Pinot {versions['pinot.version']}"}[component]
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as progress:
+            label = {
+                "kafka": f"Kafka {versions['kafka.version']}",
+                "flink": f"Flink connectors {versions['flink.kafka.connector.version']}",
+                "pinot": f"Pinot {versions['pinot.version']}",
+            }[component]
             task = progress.add_task(f"resolving {label} jars with mvn", total=None)
             count = 0
 
@@ -75,6 +83,7 @@ def up(services: Services = None) -> None:
         selected = supervisor.select(cfg, services)
         fetch_jars(tuple(c for c in jars.COMPONENTS if any(s.name.startswith(c) for s in selected)))
         with console.status("starting the stack...") as spinner:
+
             def event(name: str, what: str) -> None:
                 console.print(f"  {name}: {what}")
                 spinner.update(f"waiting for {name}...")
@@ -136,6 +145,7 @@ def _print_status(result: list[supervisor.ServiceStatus], cfg: StackConfig) -> N
         table.add_column(col, overflow="fold")
     colour = {"healthy": "green", "unhealthy": "yellow", "stopped": "red"}
     for s in result:
-        table.add_row(s.name, f"[{colour[s.state]}]{s.state}[/]", str(s.pid or "-"),
-                      s.url or "", s.log_file)
+        table.add_row(
+            s.name, f"[{colour[s.state]}]{s.state}[/]", str(s.pid or "-"), s.url or "", s.log_file
+        )
     console.print(table)

@@ -44,7 +44,9 @@ class StackConfig(BaseSettings):
     flink_taskmanager_slots: int = 4
 
     def port_fields(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in type(self).model_fields if name.endswith("_port")}
+        return {
+            name: getattr(self, name) for name in type(self).model_fields if name.endswith("_port")
+        }
 
     def shifted(self, offset: int, **changes) -> StackConfig:
         """A copy with every port moved by offset: a second stack beside the first (tests)."""

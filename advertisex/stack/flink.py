@@ -22,20 +22,34 @@ from advertisex.stack.service import Launch, Service
 from advertisex.stack.tools import java_binary
 
 # The distribution's own module-access flags for Java 17 (from its default config.yaml).
-_JAVA_OPTS = " ".join([
-    "--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED",
-    "--add-exports=jdk.compiler/com.sun.tools.javac.api=ALL-UNNAMED",
-    "--add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
-    "--add-exports=jdk.compiler/com.sun.tools.javac.parser=ALL-UNNAMED",
-    "--add-exports=jdk.compiler/com.sun.tools.javac.tree=ALL-UNNAMED",
-    "--add-exports=jdk.compiler/com.sun.tools.javac.util=ALL-UNNAMED",
-    "--add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED",
-    *(f"--add-opens=java.base/{pkg}=ALL-UNNAMED" for pkg in (
-        "java.lang", "java.net", "java.io", "java.nio", "sun.nio.ch", "java.lang.reflect",
-        "java.text", "java.time", "java.util", "java.util.concurrent",
-        "java.util.concurrent.atomic", "java.util.concurrent.locks",
-    )),
-])
+_JAVA_OPTS = " ".join(
+    [
+        "--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED",
+        "--add-exports=jdk.compiler/com.sun.tools.javac.api=ALL-UNNAMED",
+        "--add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
+        "--add-exports=jdk.compiler/com.sun.tools.javac.parser=ALL-UNNAMED",
+        "--add-exports=jdk.compiler/com.sun.tools.javac.tree=ALL-UNNAMED",
+        "--add-exports=jdk.compiler/com.sun.tools.javac.util=ALL-UNNAMED",
+        "--add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED",
+        *(
+            f"--add-opens=java.base/{pkg}=ALL-UNNAMED"
+            for pkg in (
+                "java.lang",
+                "java.net",
+                "java.io",
+                "java.nio",
+                "sun.nio.ch",
+                "java.lang.reflect",
+                "java.text",
+                "java.time",
+                "java.util",
+                "java.util.concurrent",
+                "java.util.concurrent.atomic",
+                "java.util.concurrent.locks",
+            )
+        ),
+    ]
+)
 
 
 def flink_home() -> Path:
@@ -76,10 +90,14 @@ def _write_layout(cfg: StackConfig, home: Path) -> dict[str, str]:
     conf, lib, log = home / "conf", home / "lib", home / "log"
     for folder in (conf, lib, log, home / "tmp"):
         folder.mkdir(parents=True, exist_ok=True)
-    jars = {jar.name: jar for jar in [
-        *(dist / "lib").glob("*.jar"), *(dist / "opt").glob("flink-python-*.jar"),
-        *resolve("flink").glob("*.jar"),
-    ]}
+    jars = {
+        jar.name: jar
+        for jar in [
+            *(dist / "lib").glob("*.jar"),
+            *(dist / "opt").glob("flink-python-*.jar"),
+            *resolve("flink").glob("*.jar"),
+        ]
+    }
     # Links are only added or dropped, never replaced: a running JobManager reads them.
     for link in lib.iterdir():
         if link.name not in jars or link.resolve() != jars[link.name]:
@@ -90,11 +108,15 @@ def _write_layout(cfg: StackConfig, home: Path) -> dict[str, str]:
     for name in ("log4j-console.properties", "log4j.properties", "log4j-cli.properties"):
         shutil.copy(dist / "conf" / name, conf / name)
     # JSON values are valid YAML scalars, and Flink reads flattened keys from config.yaml.
-    text = "".join(f"{key}: {json.dumps(value)}\n" for key, value in flink_config(cfg, home).items())
+    text = "".join(
+        f"{key}: {json.dumps(value)}\n" for key, value in flink_config(cfg, home).items()
+    )
     (conf / "config.yaml").write_text(text)
     java = Path(java_binary()).resolve()
     return {
-        "FLINK_CONF_DIR": str(conf), "FLINK_LOG_DIR": str(log), "FLINK_LIB_DIR": str(lib),
+        "FLINK_CONF_DIR": str(conf),
+        "FLINK_LOG_DIR": str(log),
+        "FLINK_LIB_DIR": str(lib),
         "JAVA_HOME": str(java.parent.parent),
     }
 
@@ -125,13 +147,19 @@ def flink_services(cfg: StackConfig) -> list[Service]:
 
     return [
         Service(
-            name="flink-jobmanager", home=home / "jobmanager", prepare=prepare_jobmanager,
+            name="flink-jobmanager",
+            home=home / "jobmanager",
+            prepare=prepare_jobmanager,
             healthy=lambda: _overview(cfg) is not None,
             ports={"flink_rest_port": cfg.flink_rest_port, "flink_rpc_port": cfg.flink_rpc_port},
             url=cfg.flink_rest_url,
         ),
         Service(
-            name="flink-taskmanager", home=home / "taskmanager", prepare=prepare_taskmanager,
-            healthy=taskmanager_registered, ports={}, after=("flink-jobmanager",),
+            name="flink-taskmanager",
+            home=home / "taskmanager",
+            prepare=prepare_taskmanager,
+            healthy=taskmanager_registered,
+            ports={},
+            after=("flink-jobmanager",),
         ),
     ]

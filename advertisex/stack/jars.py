@@ -54,8 +54,10 @@ def resolve(component: str, on_download: Callable[[str], None] | None = None) ->
     log_path = target.with_name(target.name + ".mvn.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     cmd = [
-        mvn_binary(), "-B",
-        "-f", str(JVM_DIR / component / "pom.xml"),
+        mvn_binary(),
+        "-B",
+        "-f",
+        str(JVM_DIR / component / "pom.xml"),
         "dependency:copy-dependencies",
         "-DincludeScope=runtime",
         f"-DoutputDirectory={partial}",

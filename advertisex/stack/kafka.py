@@ -38,6 +38,9 @@ def server_properties(cfg: StackConfig, data_dir: str) -> dict[str, object]:
         "share.coordinator.state.topic.min.isr": 1,
         "default.replication.factor": 1,
         "min.insync.replicas": 1,
+        # Flink's exactly-once sink asks for 1 h transactions (its default); the broker's
+        # 15 min ceiling would refuse them.
+        "transaction.max.timeout.ms": 3_600_000,
         # Tests and the demo start consumers right away; don't wait 3 s for more members.
         "group.initial.rebalance.delay.ms": 0,
     }
@@ -58,17 +61,39 @@ def kafka_service(cfg: StackConfig) -> Service:
             # KRaft storage is formatted once, with a fresh cluster id.
             cluster_id = subprocess.run(
                 [java, *log4j, "-cp", cp, "kafka.tools.StorageTool", "random-uuid"],
-                check=True, capture_output=True, text=True,
+                check=True,
+                capture_output=True,
+                text=True,
             ).stdout.split()[-1]
             subprocess.run(
-                [java, *log4j, "-cp", cp, "kafka.tools.StorageTool", "format",
-                 "-t", cluster_id, "-c", str(props_file)],
-                check=True, capture_output=True, text=True,
+                [
+                    java,
+                    *log4j,
+                    "-cp",
+                    cp,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(props_file),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
             )
-        return Launch([
-            java, f"-Xmx{cfg.kafka_heap}", f"-Xms{cfg.kafka_heap}", *log4j,
-            "-cp", cp, "kafka.Kafka", str(props_file),
-        ])
+        return Launch(
+            [
+                java,
+                f"-Xmx{cfg.kafka_heap}",
+                f"-Xms{cfg.kafka_heap}",
+                *log4j,
+                "-cp",
+                cp,
+                "kafka.Kafka",
+                str(props_file),
+            ]
+        )
 
     def healthy() -> bool:
         try:
@@ -83,7 +108,10 @@ def kafka_service(cfg: StackConfig) -> Service:
             admin.close()
 
     return Service(
-        name="kafka", home=home, prepare=prepare, healthy=healthy,
+        name="kafka",
+        home=home,
+        prepare=prepare,
+        healthy=healthy,
         ports={"kafka_port": cfg.kafka_port, "kafka_controller_port": cfg.kafka_controller_port},
         url=f"kafka://{cfg.kafka_bootstrap}",
     )

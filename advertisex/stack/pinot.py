@@ -1,4 +1,5 @@
 """Pinot: placeholder until the roles are wired."""
+
 from __future__ import annotations
 
 

@@ -69,11 +69,18 @@ class ManagedProcess:
         self.home.mkdir(parents=True, exist_ok=True)
         full_env = {**os.environ, **(env or {}), MARKER_ENV: self.marker}
         with open(self.log_file, "ab") as log:
-            log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(argv)}\n".encode())
+            log.write(
+                f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(argv)}\n".encode()
+            )
             log.flush()
             proc = subprocess.Popen(
-                argv, cwd=self.home, env=full_env, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                argv,
+                cwd=self.home,
+                env=full_env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         _children[proc.pid] = proc
         self.pid_file.write_text(f"{proc.pid}\n")

@@ -80,9 +80,11 @@ def status(cfg: StackConfig, names: Iterable[str] | None = None) -> list[Service
     for svc in select(cfg, names):
         proc = process_of(svc)
         pid = proc.pid()
-        result.append(ServiceStatus(
-            svc.name, pid, pid is not None and svc.healthy(), svc.url, str(proc.log_file)
-        ))
+        result.append(
+            ServiceStatus(
+                svc.name, pid, pid is not None and svc.healthy(), svc.url, str(proc.log_file)
+            )
+        )
     return result
 
 

@@ -27,7 +27,9 @@ def java_binary() -> str:
     out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
     match = re.search(r'version "(\d+)', out)
     if not match or int(match.group(1)) < MIN_JAVA:
-        raise MissingTool(f"{java} is not Java {MIN_JAVA}+ ({out.splitlines()[:1]}): set JAVA_HOME.")
+        raise MissingTool(
+            f"{java} is not Java {MIN_JAVA}+ ({out.splitlines()[:1]}): set JAVA_HOME."
+        )
     return java
 
 

@@ -1,0 +1,66 @@
+"""Fixtures that run the real servers: a stack of its own per test session.
+
+The test stack lives in a temporary state folder on ports moved by
+ADVERTISEX_TEST_PORT_OFFSET (default 20000), so it never meets a stack the user runs.
+Servers start on first use and all stop when the session ends.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+
+import pytest
+
+from advertisex.stack import supervisor
+from advertisex.stack.config import StackConfig
+
+
+class TestStack:
+    def __init__(self, cfg: StackConfig):
+        self.cfg = cfg
+
+    def ensure(self, *names: str) -> StackConfig:
+        supervisor.up(self.cfg, names, on_event=_log)
+        return self.cfg
+
+
+def _log(name: str, what: str) -> None:
+    print(f"[stack] {name}: {what}", file=sys.stderr)
+
+
+@pytest.fixture(scope="session")
+def stack_config(tmp_path_factory) -> StackConfig:
+    offset = int(os.environ.get("ADVERTISEX_TEST_PORT_OFFSET", "20000"))
+    return StackConfig().shifted(offset, state_dir=tmp_path_factory.mktemp("stack"))
+
+
+@pytest.fixture(scope="session")
+def stack(stack_config):
+    running = TestStack(stack_config)
+    try:
+        yield running
+    finally:
+        supervisor.down(stack_config, on_event=_log)
+
+
+@pytest.fixture(scope="session")
+def kafka(stack) -> StackConfig:
+    return stack.ensure("kafka")
+
+
+@pytest.fixture(scope="session")
+def pinot(stack) -> StackConfig:
+    return stack.ensure("kafka", "pinot")
+
+
+@pytest.fixture(scope="session")
+def flink(stack) -> StackConfig:
+    return stack.ensure("kafka", "flink")
+
+
+@pytest.fixture
+def topic_name(request) -> str:
+    """A topic name of this test's own."""
+    return f"t-{request.node.name[:40].replace('[', '-').replace(']', '')}-{uuid.uuid4().hex[:8]}"
