@@ -140,12 +140,21 @@ def logs(
 
 
 def _print_status(result: list[supervisor.ServiceStatus], cfg: StackConfig) -> None:
-    table = Table(title=f"AdvertiseX stack ({cfg.state_dir})")
-    for col in ("server", "state", "pid", "url", "log"):
+    table = Table(title="AdvertiseX local stack")
+    for col in ("service", "server", "state", "pid", "url"):
         table.add_column(col, overflow="fold")
     colour = {"healthy": "green", "unhealthy": "yellow", "stopped": "red"}
+    group_of = {name: group for group, names in supervisor.GROUPS.items() for name in names}
+    shown: set[str] = set()
     for s in result:
-        table.add_row(
-            s.name, f"[{colour[s.state]}]{s.state}[/]", str(s.pid or "-"), s.url or "", s.log_file
-        )
+        group = group_of[s.name]
+        label = "" if group in shown else group.capitalize()
+        shown.add(group)
+        url = s.url or ""
+        if s.name == "pinot-controller" and url:
+            url += " (query console)"
+        elif s.name == "flink-jobmanager" and url:
+            url += " (web UI)"
+        table.add_row(label, s.name, f"[{colour[s.state]}]{s.state}[/]", str(s.pid or "-"), url)
     console.print(table)
+    console.print(f"state and logs: {cfg.state_dir}  (advertisex stack logs <server>)")

@@ -19,7 +19,7 @@ from advertisex.stack.service import Service
 
 GROUPS = {
     "kafka": ("kafka",),
-    "pinot": (),
+    "pinot": ("pinot-zookeeper", "pinot-controller", "pinot-broker", "pinot-server"),
     "flink": ("flink-jobmanager", "flink-taskmanager"),
 }
 

@@ -1,0 +1,1 @@
+"""Serving: Pinot schemas and tables, and the queries users run on them."""
