@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import httpx
 
+# The stream plugin that matches the pinot-kafka jar on the stack's Pinot class path.
+KAFKA_CONSUMER_FACTORY = "org.apache.pinot.plugin.stream.kafka20.KafkaConsumerFactory"
+JSON_DECODER = "org.apache.pinot.plugin.inputformat.json.JSONMessageDecoder"
+
 
 class PinotError(RuntimeError):
     """The controller refused a request or could not be reached."""

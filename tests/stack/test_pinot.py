@@ -7,7 +7,7 @@ import pinotdb
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from advertisex.serving.pinot_admin import PinotAdmin
+from advertisex.serving.pinot_admin import JSON_DECODER, KAFKA_CONSUMER_FACTORY, PinotAdmin
 
 
 def realtime_table(name: str, topic: str, bootstrap: str) -> dict:
@@ -28,8 +28,8 @@ def realtime_table(name: str, topic: str, bootstrap: str) -> dict:
                 "stream.kafka.consumer.type": "lowlevel",
                 "stream.kafka.topic.name": topic,
                 "stream.kafka.broker.list": bootstrap,
-                "stream.kafka.consumer.factory.class.name": "org.apache.pinot.plugin.stream.kafka20.KafkaConsumerFactory",
-                "stream.kafka.decoder.class.name": "org.apache.pinot.plugin.inputformat.json.JSONMessageDecoder",
+                "stream.kafka.consumer.factory.class.name": KAFKA_CONSUMER_FACTORY,
+                "stream.kafka.decoder.class.name": JSON_DECODER,
                 "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
                 "realtime.segment.flush.threshold.rows": "100000",
             },
