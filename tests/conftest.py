@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
 from advertisex.stack import supervisor
 from advertisex.stack.config import StackConfig
+from advertisex.stack.process import MARKER_ENV
 
 
 class TestStack:
@@ -43,6 +45,24 @@ def stack(stack_config):
         yield running
     finally:
         supervisor.down(stack_config, on_event=_log)
+        left = leftover_processes(stack_config.state_dir)
+        assert not left, f"the test stack left processes behind: {left}"
+
+
+def leftover_processes(state_dir: Path) -> list[int]:
+    """Pids of processes that still carry a marker of a server under state_dir."""
+    needle = f"{MARKER_ENV}=".encode()
+    root = str(state_dir.resolve()).encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                environ = (entry / "environ").read_bytes()
+            except OSError:
+                continue
+            if any(v.startswith(needle) and root in v for v in environ.split(b"\0")):
+                pids.append(int(entry.name))
+    return pids
 
 
 @pytest.fixture(scope="session")
