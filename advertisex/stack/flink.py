@@ -88,7 +88,7 @@ def _write_layout(cfg: StackConfig, home: Path) -> dict[str, str]:
     """Write conf/ and lib/ under home; return the environment for Flink's scripts."""
     dist = flink_home()
     conf, lib, log = home / "conf", home / "lib", home / "log"
-    for folder in (conf, lib, log, home / "tmp"):
+    for folder in (conf, lib, log, home / "pid", home / "tmp"):
         folder.mkdir(parents=True, exist_ok=True)
     jars = {
         jar.name: jar
@@ -117,6 +117,8 @@ def _write_layout(cfg: StackConfig, home: Path) -> dict[str, str]:
         "FLINK_CONF_DIR": str(conf),
         "FLINK_LOG_DIR": str(log),
         "FLINK_LIB_DIR": str(lib),
+        # The scripts keep pid files in /tmp by default, shared by every Flink on the machine.
+        "FLINK_PID_DIR": str(home / "pid"),
         "JAVA_HOME": str(java.parent.parent),
     }
 
