@@ -111,6 +111,7 @@ def pinot_services(cfg: StackConfig) -> list[Service]:
             *_OPENS,
             f"-Djava.io.tmpdir={root / role / 'tmp'}",
             f"-Dlog4j2.configurationFile={LOG4J2}",
+            # ZooKeeper's admin HTTP server would take port 8080.
             "-Dzookeeper.admin.enableServer=false",
             "-Dio.netty.tryReflectionSetAccessible=true",
             "-cp",

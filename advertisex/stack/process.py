@@ -94,8 +94,11 @@ class ManagedProcess:
                 return child.poll()
         return None
 
-    def stop(self, timeout: float = 30.0) -> bool:
-        """Stop the whole process group: TERM, then KILL after timeout. True if it ran."""
+    def stop(self, timeout: float = 60.0) -> bool:
+        """Stop the whole process group: TERM, then KILL after timeout. True if it ran.
+
+        A Pinot server with many consuming tables takes half a minute to shut down.
+        """
         pid = self.pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
