@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from advertisex.ingest.cli import ingest, simulate
 from advertisex.stack.cli import stack_app
 
 app = typer.Typer(
@@ -12,6 +13,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(stack_app, name="stack")
+app.command()(simulate)
+app.command()(ingest)
 
 
 @app.command()

@@ -22,7 +22,7 @@ stack_app = typer.Typer(
     help="The local stack of real servers: Kafka, Pinot, Flink.", no_args_is_help=True
 )
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages are not cut at 80 columns
 
 Services = Annotated[
     list[str] | None,

@@ -1,0 +1,1 @@
+"""Ingestion: the traffic simulator with its ground truth, Kafka and file sinks, file replay."""

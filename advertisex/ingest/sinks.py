@@ -1,0 +1,127 @@
+"""Where simulated or replayed traffic goes: Kafka topics, or the batch input folder."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from kafka import KafkaProducer
+
+from advertisex.contract.clicks_csv import HEADER
+from advertisex.contract.schemas import SCHEMA_DIR
+from advertisex.ingest.avro_blocks import write_datum_blocks
+from advertisex.ingest.simulator import Emitted
+from advertisex.ingest.topics import CAMPAIGN_TOPIC, RAW_TOPICS
+
+REGISTRY_MAGIC = 0
+
+
+class KafkaSink:
+    """Sends each message to its source's topic, keyed by record id, at an optional rate."""
+
+    def __init__(self, bootstrap: str, rate: float | None = None):
+        self.producer = KafkaProducer(
+            bootstrap_servers=bootstrap,
+            acks="all",
+            linger_ms=20,
+            batch_size=256 * 1024,
+            max_in_flight_requests_per_connection=5,
+        )
+        self.rate = rate
+        self.sent = 0
+        self.bytes = 0
+        self._started = time.monotonic()
+
+    def write(self, message: Emitted) -> None:
+        # A record with no readable id goes without a key, spread over the partitions.
+        self.producer.send(
+            RAW_TOPICS[message.source], key=message.key.encode() or None, value=message.payload
+        )
+        self.sent += 1
+        self.bytes += len(message.payload)
+        if self.rate:
+            ahead = self.sent / self.rate - (time.monotonic() - self._started)
+            if ahead > 0:
+                time.sleep(ahead)
+
+    def write_campaigns(self, rows: list[dict]) -> None:
+        for row in rows:
+            self.producer.send(
+                CAMPAIGN_TOPIC,
+                key=row["campaign_id"].encode(),
+                value=json.dumps(row, separators=(",", ":")).encode(),
+            )
+
+    def close(self) -> None:
+        self.producer.flush()
+        self.producer.close()
+
+
+class FileSink:
+    """The batch input folder: impressions/*.jsonl, clicks_conversions/*.csv,
+    bid_requests/*.avro and campaigns/*.jsonl, a new part file every `part_size` records."""
+
+    EXTENSIONS = {"impressions": "jsonl", "clicks_conversions": "csv", "bid_requests": "avro"}
+
+    def __init__(self, folder: Path, part_size: int = 200_000):
+        self.folder = Path(folder)
+        self.part_size = part_size
+        self.sent = 0
+        self.bytes = 0
+        self._files: dict[str, object] = {}
+        self._counts: dict[str, int] = {}
+        self._parts: dict[str, int] = {}
+        self._avro: list[tuple[bytes, bool]] = []
+        self._avro_schema = json.loads((SCHEMA_DIR / "bid_request.avsc").read_text())
+
+    def _path(self, source: str) -> Path:
+        part = self._parts.get(source, 0)
+        folder = self.folder / source
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"part-{part:05d}.{self.EXTENSIONS[source]}"
+
+    def write(self, message: Emitted) -> None:
+        self.sent += 1
+        self.bytes += len(message.payload)
+        source = message.source
+        if source == "bid_requests":
+            datum = message.payload
+            if datum[:1] == bytes([REGISTRY_MAGIC]):
+                datum = datum[5:]  # files hold plain datums: drop the registry framing
+            self._avro.append((datum, message.malformed))
+            if len(self._avro) >= self.part_size:
+                self._flush_avro()
+            return
+        handle = self._files.get(source)
+        if handle is None:
+            handle = open(self._path(source), "wb")  # noqa: SIM115 - kept open across writes
+            if source == "clicks_conversions":
+                handle.write(HEADER.encode() + b"\r\n")
+            self._files[source] = handle
+        handle.write(message.payload + (b"\r\n" if source == "clicks_conversions" else b"\n"))
+        self._counts[source] = self._counts.get(source, 0) + 1
+        if self._counts[source] >= self.part_size:
+            handle.close()
+            del self._files[source]
+            self._counts[source] = 0
+            self._parts[source] = self._parts.get(source, 0) + 1
+
+    def _flush_avro(self) -> None:
+        if self._avro:
+            write_datum_blocks(self._path("bid_requests"), self._avro_schema, self._avro)
+            self._parts["bid_requests"] = self._parts.get("bid_requests", 0) + 1
+            self._avro = []
+
+    def write_campaigns(self, rows: list[dict]) -> None:
+        folder = self.folder / "campaigns"
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "campaigns.jsonl", "w") as out:
+            for row in rows:
+                out.write(json.dumps(row, separators=(",", ":")) + "\n")
+
+    def close(self) -> None:
+        for handle in self._files.values():
+            handle.close()
+        self._files.clear()
+        self._flush_avro()
