@@ -1,8 +1,10 @@
 """Simulator throughput: generation alone, to files, and to a real Kafka, side by side.
 
 Run: python bench/simulator_throughput.py [--duration 300] [--bid-rate 400]
-Starts a Kafka broker of its own (a temporary state folder, ports moved by 25000) and
-stops it afterwards. Prints events/s per sink and the bytes per event of each format.
+"to Kafka" is our sink (librdkafka); "kafka-python" sends the same messages with
+kafka-python's producer, for comparison. Starts a Kafka broker of its own (a temporary
+state folder, ports moved by 25000) and stops it afterwards. Prints events/s per sink
+and the bytes per event of each format.
 """
 
 from __future__ import annotations
@@ -13,14 +15,34 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from kafka import KafkaProducer
+
 from advertisex.ingest.config import Anomalies, SimulationConfig
 from advertisex.ingest.simulator import Simulator
 from advertisex.ingest.sinks import FileSink, KafkaSink
-from advertisex.ingest.topics import ensure_topics, raw_topic_specs
+from advertisex.ingest.topics import RAW_TOPICS, ensure_topics, raw_topic_specs
 from advertisex.stack import supervisor
 from advertisex.stack.config import StackConfig
 
 START = 1_795_910_400_000
+
+
+class KafkaPythonSink:
+    """The same sends with kafka-python's pure-Python producer, for comparison."""
+
+    def __init__(self, bootstrap: str):
+        self.producer = KafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", linger_ms=20, batch_size=256 * 1024
+        )
+
+    def write(self, message) -> None:
+        self.producer.send(
+            RAW_TOPICS[message.source], key=message.key.encode() or None, value=message.payload
+        )
+
+    def close(self) -> None:
+        self.producer.flush()
+        self.producer.close()
 
 
 def config(args) -> SimulationConfig:
@@ -65,6 +87,7 @@ def main() -> None:
         try:
             ensure_topics(cfg.kafka_bootstrap, raw_topic_specs())
             results.append(timed("to Kafka", args, KafkaSink(cfg.kafka_bootstrap)))
+            results.append(timed("kafka-python", args, KafkaPythonSink(cfg.kafka_bootstrap)))
         finally:
             supervisor.down(cfg)
 

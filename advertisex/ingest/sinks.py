@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from kafka import KafkaProducer
+from confluent_kafka import Producer
 
 from advertisex.contract.clicks_csv import HEADER
 from advertisex.contract.schemas import SCHEMA_DIR
@@ -18,26 +18,43 @@ REGISTRY_MAGIC = 0
 
 
 class KafkaSink:
-    """Sends each message to its source's topic, keyed by record id, at an optional rate."""
+    """Sends each message to its source's topic, keyed by record id, at an optional rate.
+
+    librdkafka batches and sends in its own threads; delivery failures are collected and
+    raised on close, so nothing is lost without a word.
+    """
 
     def __init__(self, bootstrap: str, rate: float | None = None):
-        self.producer = KafkaProducer(
-            bootstrap_servers=bootstrap,
-            acks="all",
-            linger_ms=20,
-            batch_size=256 * 1024,
-            max_in_flight_requests_per_connection=5,
+        self.producer = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "acks": "all",
+                "enable.idempotence": True,
+                "linger.ms": 20,
+            }
         )
         self.rate = rate
         self.sent = 0
         self.bytes = 0
+        self.failures: list[str] = []
         self._started = time.monotonic()
+
+    def _delivered(self, error, message) -> None:
+        if error is not None:
+            self.failures.append(f"{message.topic()}: {error}")
+
+    def _produce(self, topic: str, key: bytes | None, value: bytes) -> None:
+        while True:
+            try:
+                self.producer.produce(topic, value=value, key=key, on_delivery=self._delivered)
+                break
+            except BufferError:  # the local queue is full: let librdkafka send some
+                self.producer.poll(0.05)
+        self.producer.poll(0)
 
     def write(self, message: Emitted) -> None:
         # A record with no readable id goes without a key, spread over the partitions.
-        self.producer.send(
-            RAW_TOPICS[message.source], key=message.key.encode() or None, value=message.payload
-        )
+        self._produce(RAW_TOPICS[message.source], message.key.encode() or None, message.payload)
         self.sent += 1
         self.bytes += len(message.payload)
         if self.rate:
@@ -47,15 +64,23 @@ class KafkaSink:
 
     def write_campaigns(self, rows: list[dict]) -> None:
         for row in rows:
-            self.producer.send(
+            self._produce(
                 CAMPAIGN_TOPIC,
-                key=row["campaign_id"].encode(),
-                value=json.dumps(row, separators=(",", ":")).encode(),
+                row["campaign_id"].encode(),
+                json.dumps(row, separators=(",", ":")).encode(),
             )
 
     def close(self) -> None:
-        self.producer.flush()
-        self.producer.close()
+        left = self.producer.flush(60)
+        if left or self.failures:
+            raise KafkaDeliveryError(
+                f"{left} message(s) not delivered after 60 s, {len(self.failures)} failed"
+                + (f"; first failure: {self.failures[0]}" if self.failures else "")
+            )
+
+
+class KafkaDeliveryError(RuntimeError):
+    """Kafka did not take every message."""
 
 
 class FileSink:
