@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from kafka.errors import KafkaError
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -106,26 +107,33 @@ def simulate(
         )
     except ContractError as exc:
         raise typer.BadParameter(f"--start {start!r}: {exc.detail}") from None
-    if all_anomalies:
-        anomalies = Anomalies.everything(duration)
-    else:
-        anomalies = Anomalies(
-            duplicates=duplicates,
-            malformed=malformed,
-            out_of_order=out_of_order,
-            late=late,
-            bots=bots,
-            unknown_campaigns=unknown_campaigns,
-            silent=[_silence(s) for s in silent or []],
-            rate_changes=[_rate_change(r) for r in rate_change or []],
+    try:
+        if all_anomalies:
+            anomalies = Anomalies.everything(duration)
+        else:
+            anomalies = Anomalies(
+                duplicates=duplicates,
+                malformed=malformed,
+                out_of_order=out_of_order,
+                late=late,
+                bots=bots,
+                unknown_campaigns=unknown_campaigns,
+                silent=[_silence(s) for s in silent or []],
+                rate_changes=[_rate_change(r) for r in rate_change or []],
+            )
+        config = SimulationConfig(
+            seed=seed,
+            duration_s=duration,
+            bid_rate=bid_rate,
+            anomalies=anomalies,
+            **({"start_ms": start_ms} if start_ms else {}),
         )
-    config = SimulationConfig(
-        seed=seed,
-        duration_s=duration,
-        bid_rate=bid_rate,
-        anomalies=anomalies,
-        **({"start_ms": start_ms} if start_ms else {}),
-    )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"--{'-'.join(str(p) for p in e['loc']).replace('_', '-')}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise typer.BadParameter(problems) from None
     sim = Simulator(config)
     if to == "kafka":
         servers = _bootstrap(bootstrap)
