@@ -16,7 +16,7 @@ import pytest
 
 from advertisex.stack import supervisor
 from advertisex.stack.config import StackConfig
-from advertisex.stack.process import MARKER_ENV
+from advertisex.stack.process import MARKER_ENV, port_free
 
 
 class TestStack:
@@ -47,6 +47,12 @@ def stack(stack_config):
         supervisor.down(stack_config, on_event=_log)
         left = leftover_processes(stack_config.state_dir)
         assert not left, f"the test stack left processes behind: {left}"
+        taken = {
+            n: p
+            for n, p in stack_config.port_fields().items()
+            if not port_free(stack_config.host, p)
+        }
+        assert not taken, f"ports still open after the test stack stopped: {taken}"
 
 
 def leftover_processes(state_dir: Path) -> list[int]:
