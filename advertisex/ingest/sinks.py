@@ -24,7 +24,7 @@ class KafkaSink:
     raised on close, so nothing is lost without a word.
     """
 
-    def __init__(self, bootstrap: str, rate: float | None = None):
+    def __init__(self, bootstrap: str, rate: float | None = None, topic_prefix: str = ""):
         self.producer = Producer(
             {
                 "bootstrap.servers": bootstrap,
@@ -34,6 +34,7 @@ class KafkaSink:
             }
         )
         self.rate = rate
+        self.prefix = topic_prefix  # isolated runs (tests) put their topics beside the real ones
         self.sent = 0
         self.bytes = 0
         self.failures: list[str] = []
@@ -54,7 +55,9 @@ class KafkaSink:
 
     def write(self, message: Emitted) -> None:
         # A record with no readable id goes without a key, spread over the partitions.
-        self._produce(RAW_TOPICS[message.source], message.key.encode() or None, message.payload)
+        self._produce(
+            self.prefix + RAW_TOPICS[message.source], message.key.encode() or None, message.payload
+        )
         self.sent += 1
         self.bytes += len(message.payload)
         if self.rate:
@@ -65,7 +68,7 @@ class KafkaSink:
     def write_campaigns(self, rows: list[dict]) -> None:
         for row in rows:
             self._produce(
-                CAMPAIGN_TOPIC,
+                self.prefix + CAMPAIGN_TOPIC,
                 row["campaign_id"].encode(),
                 json.dumps(row, separators=(",", ":")).encode(),
             )

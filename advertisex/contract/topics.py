@@ -1,0 +1,17 @@
+"""The Kafka topics the contract names: raw sources in, the campaign dimension, outputs out."""
+
+from __future__ import annotations
+
+from advertisex.contract.schemas import output_names, output_schema
+
+RAW_TOPICS = {
+    "impressions": "ad-impressions",
+    "clicks_conversions": "ad-clicks-conversions",
+    "bid_requests": "bid-requests",
+}
+CAMPAIGN_TOPIC = "dim-campaigns"
+
+
+def output_topics() -> dict[str, str]:
+    """Output name -> its topic (section 3: the topic has the output's name)."""
+    return {name: output_schema(name)["x-kafka-topic"] for name in output_names()}

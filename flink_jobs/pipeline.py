@@ -1,0 +1,74 @@
+"""The AdvertiseX pipeline as one Flink job: a statement set over the stages' SQL files.
+
+Run on the session cluster with `advertisex job run` (which calls `flink run -py` on this
+file), or directly: `flink run -py flink_jobs/pipeline.py -- --bootstrap HOST:PORT`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from pyflink.table import EnvironmentSettings, TableEnvironment
+
+from advertisex.kafka_admin import ensure_topics
+from flink_jobs.sql_files import statements
+from flink_jobs.tables import (
+    KafkaOptions,
+    checked_sink,
+    checked_source,
+    output_sink,
+    pipeline_topics,
+    raw_source,
+)
+from flink_jobs.udfs import UDFS
+
+SOURCES = ("impressions", "clicks_conversions", "bid_requests")
+# The SQL files in order; the stages meet through Kafka topics (checked-*) inside the job.
+STAGES = ("validate", "route")
+
+
+def build(env: TableEnvironment, options: KafkaOptions):
+    """Register tables and functions, run the views, and gather the INSERTs in one set."""
+    for name, function in UDFS.items():
+        env.create_temporary_system_function(name, function)
+    for source in SOURCES:
+        env.create_temporary_table(f"raw_{source}", raw_source(options, source))
+        env.create_temporary_table(f"checked_{source}", checked_sink(options, source))
+        env.create_temporary_table(f"checked_{source}_in", checked_source(options, source))
+    env.create_temporary_table("dead_letters", output_sink(options, "dead_letters"))
+    statement_set = env.create_statement_set()
+    for stage in STAGES:
+        for statement in statements(stage):
+            if statement.upper().startswith("INSERT"):
+                statement_set.add_insert_sql(statement)
+            else:
+                env.execute_sql(statement)
+    return statement_set
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers")
+    parser.add_argument("--topic-prefix", default="")
+    parser.add_argument("--group-id", default="advertisex-pipeline")
+    parser.add_argument("--job-name", default="advertisex-pipeline")
+    parser.add_argument("--checkpoint-interval", default="5 s")
+    args = parser.parse_args(argv)
+
+    env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    config = env.get_config()
+    config.set("pipeline.name", args.job_name)
+    config.set("execution.checkpointing.interval", args.checkpoint_interval)
+    options = KafkaOptions(
+        bootstrap=args.bootstrap,
+        topic_prefix=args.topic_prefix,
+        group_id=args.group_id,
+        transactional_prefix=args.job_name,
+    )
+    ensure_topics(options.bootstrap, pipeline_topics(options))
+    result = build(env, options).execute()
+    print(f"JOB_ID {result.get_job_client().get_job_id()}")
+
+
+if __name__ == "__main__":
+    main()
