@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from advertisex.ingest.cli import ingest, simulate
+from advertisex.jobs.cli import job_app
 from advertisex.stack.cli import stack_app
 from advertisex.stack.config import StackConfig
 
@@ -17,6 +18,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(stack_app, name="stack")
+app.add_typer(job_app, name="job")
 app.command()(simulate)
 app.command()(ingest)
 
