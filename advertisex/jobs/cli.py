@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -108,3 +109,54 @@ def savepoint(
     except _ERRORS as exc:
         raise _fail(str(exc)) from None
     print(location)
+
+
+@job_app.command()
+def run(
+    mode: Annotated[str, typer.Option(help="streaming (Kafka in, Kafka out)")] = "streaming",
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Kafka bootstrap servers; default: the local stack's")
+    ] = None,
+    parallelism: Annotated[int | None, typer.Option(help="default: the cluster's")] = None,
+    from_savepoint: Annotated[
+        str | None, typer.Option(help="start from this savepoint (its offsets and state)")
+    ] = None,
+    job_name: Annotated[str, typer.Option(help="also the Kafka transactional-id prefix")] = (
+        "advertisex-pipeline"
+    ),
+    topic_prefix: Annotated[str, typer.Option(help="put before every topic name")] = "",
+    rest: Rest = None,
+) -> None:
+    """Submit the pipeline to the session cluster and print its job id."""
+    if mode != "streaming":
+        raise _fail(
+            f"--mode {mode!r}: the job runs in streaming mode only, for now (--mode streaming)"
+        )
+    import flink_jobs
+    from advertisex.jobs.submit import SubmitFailed, submit_python_job
+    from advertisex.stack.jars import resolve
+
+    cfg = StackConfig()
+    script = Path(flink_jobs.__file__).parent / "pipeline.py"
+    args = [
+        "--bootstrap",
+        bootstrap or cfg.kafka_bootstrap,
+        "--job-name",
+        job_name,
+        "--group-id",
+        job_name,
+        "--topic-prefix",
+        topic_prefix,
+    ]
+    try:
+        job_id = submit_python_job(
+            rest or cfg.flink_rest_url,
+            script,
+            args,
+            jars=list(resolve("flink").glob("*.jar")),
+            parallelism=parallelism,
+            savepoint_path=from_savepoint,
+        )
+    except (SubmitFailed, *_ERRORS) as exc:
+        raise _fail(str(exc)) from None
+    print(job_id)

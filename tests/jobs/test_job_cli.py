@@ -2,8 +2,12 @@
 
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from urllib.parse import urlparse
+
+from advertisex.ingest.topics import ensure_topics, raw_topic_specs
+from advertisex.jobs.flink_rest import FlinkRest
 
 ADVERTISEX = str(Path(sys.executable).with_name("advertisex"))
 
@@ -46,3 +50,30 @@ def test_an_unreachable_rest_url_gives_the_start_hint():
     listed = advertisex("list", "--rest", "http://127.0.0.1:9")
     assert listed.returncode == 1
     assert "advertisex stack up flink" in listed.stderr
+
+
+def test_run_submits_the_pipeline(flink):
+    prefix = f"r{uuid.uuid4().hex[:6]}."
+    env_args = [
+        "--rest",
+        flink.flink_rest_url,
+        "--bootstrap",
+        flink.kafka_bootstrap,
+        "--topic-prefix",
+        prefix,
+        "--job-name",
+        prefix.rstrip("."),
+    ]
+    ensure_topics(flink.kafka_bootstrap, raw_topic_specs(prefix=prefix))
+    result = advertisex("run", *env_args)
+    assert result.returncode == 0, result.stderr
+    job_id = result.stdout.strip().splitlines()[-1]
+    assert len(job_id) == 32 and int(job_id, 16) >= 0
+    rest = FlinkRest(flink.flink_rest_url)
+    try:
+        assert rest.wait_for_state(job_id, {"RUNNING"}, timeout=60) == "RUNNING"
+        assert any(j["id"] == job_id and j["name"] == prefix.rstrip(".") for j in rest.jobs())
+    finally:
+        rest.cancel(job_id)
+    batch = advertisex("run", "--mode", "batch")
+    assert batch.returncode == 1 and "streaming mode only" in batch.stderr
