@@ -10,6 +10,7 @@ import argparse
 
 from pyflink.table import EnvironmentSettings, TableEnvironment
 
+from advertisex.contract.topics import CAMPAIGN_TOPIC
 from advertisex.kafka_admin import ensure_topics
 from flink_jobs.sql_files import statements
 from flink_jobs.tables import (
@@ -20,22 +21,27 @@ from flink_jobs.tables import (
     pipeline_topics,
     raw_source,
 )
-from flink_jobs.udfs import UDFS
+from flink_jobs.udfs import CampaignSource, validators
 
 SOURCES = ("impressions", "clicks_conversions", "bid_requests")
 # The SQL files in order; the stages meet through Kafka topics (checked-*) inside the job.
-STAGES = ("validate", "route")
+STAGES = ("validate", "route", "records")
+RECORD_OUTPUTS = ("impressions", "clicks", "conversions", "bid_requests")
 
 
 def build(env: TableEnvironment, options: KafkaOptions):
     """Register tables and functions, run the views, and gather the INSERTs in one set."""
-    for name, function in UDFS.items():
+    campaigns = CampaignSource(
+        bootstrap=options.bootstrap, topic=options.topic_prefix + CAMPAIGN_TOPIC
+    )
+    for name, function in validators(campaigns).items():
         env.create_temporary_system_function(name, function)
     for source in SOURCES:
         env.create_temporary_table(f"raw_{source}", raw_source(options, source))
         env.create_temporary_table(f"checked_{source}", checked_sink(options, source))
         env.create_temporary_table(f"checked_{source}_in", checked_source(options, source))
-    env.create_temporary_table("dead_letters", output_sink(options, "dead_letters"))
+    for name in ("dead_letters", *RECORD_OUTPUTS):
+        env.create_temporary_table(name, output_sink(options, name))
     statement_set = env.create_statement_set()
     for stage in STAGES:
         for statement in statements(stage):
@@ -53,12 +59,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--group-id", default="advertisex-pipeline")
     parser.add_argument("--job-name", default="advertisex-pipeline")
     parser.add_argument("--checkpoint-interval", default="5 s")
+    parser.add_argument("--dedup-horizon", default="24 h")
+    parser.add_argument("--idle-timeout", default="5 s")
     args = parser.parse_args(argv)
 
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     config = env.get_config()
     config.set("pipeline.name", args.job_name)
     config.set("execution.checkpointing.interval", args.checkpoint_interval)
+    # The dedup horizon: first-wins state per id is kept this long.
+    config.set("table.exec.state.ttl", args.dedup_horizon)
+    # A partition that goes quiet must not hold event time back.
+    config.set("table.exec.source.idle-timeout", args.idle_timeout)
     options = KafkaOptions(
         bootstrap=args.bootstrap,
         topic_prefix=args.topic_prefix,

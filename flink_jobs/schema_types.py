@@ -37,11 +37,17 @@ def output_fields(name: str, set_by_rules_only: bool = False) -> list[tuple[str,
 
 
 def validated_fields(source: str) -> list[tuple[str, DataType]]:
-    """What validation of one source's message yields (clicks and conversions together)."""
-    if source == "impressions":
-        return output_fields("impressions", True)
-    if source == "bid_requests":
-        return output_fields("bid_requests", True)
-    fields = dict(output_fields("clicks", True))
-    fields.update(output_fields("conversions", True))
-    return list(fields.items())
+    """What validation of one source's message yields (clicks and conversions together):
+    the fields the rules set, then the campaign enrichment's."""
+    if source == "clicks_conversions":
+        fields = dict(output_fields("clicks", True))
+        fields.update(output_fields("conversions", True))
+        rules = list(fields.items())
+    else:
+        rules = output_fields(source, True)
+    enrichment = [
+        (n, t)
+        for n, t in output_fields("impressions")
+        if output_schema("impressions")["properties"][n].get("x-set-by") == "enrichment"
+    ]
+    return rules + enrichment

@@ -22,6 +22,7 @@ ID_FIELD = {
 
 class KafkaOptions(BaseModel):
     bootstrap: str
+    out_of_orderness_s: int = Field(10, ge=0, description="how far the watermark trails")
     group_id: str = "advertisex-pipeline"
     topic_prefix: str = Field("", description="put before every topic name (isolated runs)")
     startup_mode: str = Field("group-offsets", description="where a new job starts reading")
@@ -118,10 +119,22 @@ def checked_sink(options: KafkaOptions, source: str) -> TableDescriptor:
     )
 
 
+def _event_time(schema: Schema.Builder, millis: str, lag_s: int) -> Schema.Builder:
+    """rowtime from an epoch-millis column, a watermark lag_s behind the highest seen, and
+    the processing time (first-wins deduplication orders by arrival)."""
+    return (
+        schema.column_by_expression("rowtime", f"TO_TIMESTAMP_LTZ(COALESCE({millis}, 0), 3)")
+        .column_by_expression("proc_time", "PROCTIME()")
+        .watermark("rowtime", f"rowtime - INTERVAL '{int(lag_s)}' SECOND")
+    )
+
+
 def checked_source(options: KafkaOptions, source: str) -> TableDescriptor:
     schema = Schema.new_builder()
     for field, data_type in checked_fields(source):
         schema = schema.column(field, data_type)
+    # Rejected messages have no event time: COALESCE puts them at 0, below any watermark.
+    schema = _event_time(schema, "event_time_ms", options.out_of_orderness_s)
     return (
         _kafka(options, CHECKED_TOPICS[source])
         .schema(schema.build())

@@ -1,17 +1,20 @@
-"""Python UDFs: decode, validate and standardize one raw message with the contract's rules.
+"""Python UDFs: decode, validate, standardize and enrich one raw message.
 
 The rules live in advertisex/contract/rules.py, once, for this job and for every other
 reader. A UDF returns one ROW: the rejection (reason, detail, the raw payload as text or
-base64) when the message breaks a rule, else the standardized record's fields.
+base64) when the message breaks a rule, else the standardized record's fields followed by
+its campaign's (flink_jobs/campaigns.py).
 """
 
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
+from pydantic import BaseModel
 from pyflink.common import Row
 from pyflink.table import DataTypes
-from pyflink.table.udf import udf
+from pyflink.table.udf import ScalarFunction, udf
 
 from advertisex.contract.bid_requests import decode_bid_request
 from advertisex.contract.clicks_csv import decode_click_row
@@ -22,6 +25,7 @@ from advertisex.contract.rules import (
     standardize_click_or_conversion,
     standardize_impression,
 )
+from flink_jobs.campaigns import ENRICHMENT, CampaignDirectory
 from flink_jobs.schema_types import validated_fields
 
 REJECTION = [
@@ -42,34 +46,52 @@ def raw_payload(payload: bytes, binary: bool) -> tuple[str, str]:
     return base64.b64encode(payload).decode("ascii"), "base64"
 
 
-def _validator(source: str, decode, standardize, binary: bool):
-    fields = validated_fields(source)
-    names = [name for name, _ in fields]
-    result = DataTypes.ROW([DataTypes.FIELD(n, t) for n, t in REJECTION + fields])
-    empty = [None] * len(names)
+class CampaignSource(BaseModel):
+    """Where the UDFs read the campaign dimension: a compacted topic or a JSON Lines file."""
 
-    def validate(payload: bytes) -> Row:
+    bootstrap: str | None = None
+    topic: str | None = None
+    file: str | None = None
+
+    def open(self) -> CampaignDirectory:
+        if self.file:
+            return CampaignDirectory.from_file(Path(self.file))
+        return CampaignDirectory.from_kafka(self.bootstrap, self.topic)
+
+
+class Validate(ScalarFunction):
+    """decode -> standardize -> enrich, for one source; the rejection if a rule fails."""
+
+    def __init__(self, source: str, decode, standardize, binary: bool, campaigns: CampaignSource):
+        self.source, self.decode, self.standardize = source, decode, standardize
+        self.binary, self.campaigns = binary, campaigns
+        self.names = [name for name, _ in validated_fields(source)][: -len(ENRICHMENT)]
+
+    def open(self, function_context) -> None:
+        self.directory = self.campaigns.open()
+
+    def eval(self, payload: bytes) -> Row:
         try:
-            record = standardize(decode(payload))
+            record = self.standardize(self.decode(payload))
         except ContractError as error:
-            return Row(error.reason, error.detail, *raw_payload(payload, binary), *empty)
-        return Row(None, None, None, None, *[record.get(n) for n in names])
+            empty = [None] * (len(self.names) + len(ENRICHMENT))
+            return Row(error.reason, error.detail, *raw_payload(payload, self.binary), *empty)
+        campaign = self.directory.lookup(record.get("campaign_id"))
+        return Row(None, None, None, None, *[record.get(n) for n in self.names], *campaign)
 
-    return udf(validate, result_type=result, name=f"validate_{source}")
 
-
-validate_impressions = _validator(
-    "impressions", decode_impression, standardize_impression, binary=False
-)
-validate_clicks_conversions = _validator(
-    "clicks_conversions", decode_click_row, standardize_click_or_conversion, binary=False
-)
-validate_bid_requests = _validator(
-    "bid_requests", decode_bid_request, standardize_bid_request, binary=True
-)
-
-UDFS = {
-    "validate_impressions": validate_impressions,
-    "validate_clicks_conversions": validate_clicks_conversions,
-    "validate_bid_requests": validate_bid_requests,
-}
+def validators(campaigns: CampaignSource) -> dict:
+    """The three UDFs by the name the SQL calls them."""
+    specs = {
+        "impressions": (decode_impression, standardize_impression, False),
+        "clicks_conversions": (decode_click_row, standardize_click_or_conversion, False),
+        "bid_requests": (decode_bid_request, standardize_bid_request, True),
+    }
+    functions = {}
+    for source, (decode, standardize, binary) in specs.items():
+        fields = REJECTION + validated_fields(source)
+        result = DataTypes.ROW([DataTypes.FIELD(n, t) for n, t in fields])
+        functions[f"validate_{source}"] = udf(
+            Validate(source, decode, standardize, binary, campaigns), result_type=result
+        )
+    return functions

@@ -1,5 +1,6 @@
-"""Stages 1-2 of the pipeline on the real Kafka and Flink: every raw message ends as exactly
-one checked record, and the rejected ones as dead letters equal to the ground truth."""
+"""Stages 1-2 of the pipeline on the real Kafka and Flink, against the simulator's ground
+truth: every raw message is checked exactly once; rejected ones become the same dead
+letters; the record outputs hold exactly the truth's ids, deduplicated and enriched."""
 
 import json
 import time
@@ -93,6 +94,10 @@ def test_every_message_is_checked_once_and_rejects_are_dead_letters(flink):
             s: wait_for_count(cfg.kafka_bootstrap, prefix + CHECKED_TOPICS[s], n)
             for s, n in received.items()
         }
+        records = {
+            name: wait_for_count(cfg.kafka_bootstrap, prefix + name, len(truth["ids"][name]))
+            for name in ("impressions", "clicks", "conversions", "bid_requests")
+        }
     finally:
         rest.cancel(job_id)
 
@@ -117,3 +122,22 @@ def test_every_message_is_checked_once_and_rejects_are_dead_letters(flink):
         and not r["website"].startswith(("http", "www."))
         for r in valid
     )
+
+    # Record outputs: first occurrence wins, so exactly the truth's ids, each once.
+    id_field = {
+        "impressions": "impression_id",
+        "clicks": "event_id",
+        "conversions": "event_id",
+        "bid_requests": "request_id",
+    }
+    for name, rows in records.items():
+        assert sorted(r[id_field[name]] for r in rows) == truth["ids"][name], name
+    # Enrichment: every campaign the dimension knows is found; retired ones are flagged.
+    known = {c["campaign_id"]: c for c in sim.campaigns()}
+    for row in records["impressions"] + records["clicks"]:
+        campaign = known.get(row["campaign_id"])
+        assert row["campaign_known"] is (campaign is not None)
+        assert row["advertiser_id"] == (campaign and campaign["advertiser_id"])
+    assert any(not r["campaign_known"] for r in records["impressions"])
+    bids = records["bid_requests"]
+    assert all(r["campaign_known"] is (r["campaign_id"] is not None) for r in bids)
