@@ -37,6 +37,18 @@ def _kafka(options: KafkaOptions, topic: str) -> TableDescriptor.Builder:
     )
 
 
+def _kafka_source(options: KafkaOptions, topic: str) -> TableDescriptor.Builder:
+    return (
+        _kafka(options, topic)
+        .option("properties.group.id", options.group_id)
+        .option("scan.startup.mode", options.startup_mode)
+        # A group without committed offsets (the first run) starts at the beginning.
+        .option("properties.auto.offset.reset", "earliest")
+        # Only what upstream transactions committed: exactly once end to end.
+        .option("properties.isolation.level", "read_committed")
+    )
+
+
 def raw_source(options: KafkaOptions, source: str) -> TableDescriptor:
     """A raw topic: each message's bytes and where it was (for dead letters)."""
     schema = (
@@ -47,17 +59,7 @@ def raw_source(options: KafkaOptions, source: str) -> TableDescriptor:
         .column_by_metadata("kafka_offset", DataTypes.BIGINT(), "offset", True)
         .build()
     )
-    return (
-        _kafka(options, RAW_TOPICS[source])
-        .schema(schema)
-        .format("raw")
-        .option("properties.group.id", options.group_id)
-        .option("scan.startup.mode", options.startup_mode)
-        # A group without committed offsets (the first run) starts at the beginning.
-        .option("properties.auto.offset.reset", "earliest")
-        .option("properties.isolation.level", "read_committed")
-        .build()
-    )
+    return _kafka_source(options, RAW_TOPICS[source]).schema(schema).format("raw").build()
 
 
 def _json_sink(
@@ -136,14 +138,7 @@ def checked_source(options: KafkaOptions, source: str) -> TableDescriptor:
     # Rejected messages have no event time: COALESCE puts them at 0, below any watermark.
     schema = _event_time(schema, "event_time_ms", options.out_of_orderness_s)
     return (
-        _kafka(options, CHECKED_TOPICS[source])
-        .schema(schema.build())
-        .format("json")
-        .option("properties.group.id", options.group_id)
-        .option("scan.startup.mode", options.startup_mode)
-        .option("properties.auto.offset.reset", "earliest")
-        .option("properties.isolation.level", "read_committed")
-        .build()
+        _kafka_source(options, CHECKED_TOPICS[source]).schema(schema.build()).format("json").build()
     )
 
 

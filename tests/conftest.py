@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from kafka import KafkaConsumer, TopicPartition
 
 from advertisex.stack import supervisor
 from advertisex.stack.config import StackConfig
@@ -84,6 +85,32 @@ def pinot(stack) -> StackConfig:
 @pytest.fixture(scope="session")
 def flink(stack) -> StackConfig:
     return stack.ensure("kafka", "flink")
+
+
+def read_to_end(bootstrap: str, topic: str, committed_only: bool = True) -> list:
+    """Every message of a topic up to its current end (with read_committed, what
+    transactions committed)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        isolation_level="read_committed" if committed_only else "read_uncommitted",
+    )
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+    consumer.assign(partitions)
+    end = consumer.end_offsets(partitions)
+    messages = []
+    while any(consumer.position(tp) < end[tp] for tp in partitions):
+        for batch in consumer.poll(timeout_ms=1000).values():
+            messages.extend(batch)
+    consumer.close()
+    return messages
+
+
+@pytest.fixture
+def read_topic():
+    """read_to_end(bootstrap, topic): a topic's messages, read to its current end."""
+    return read_to_end
 
 
 @pytest.fixture

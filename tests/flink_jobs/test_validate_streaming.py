@@ -8,8 +8,6 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from kafka import KafkaConsumer, TopicPartition
-
 from advertisex.ingest.config import Anomalies, SimulationConfig
 from advertisex.ingest.simulator import Simulator
 from advertisex.ingest.sinks import KafkaSink
@@ -23,37 +21,19 @@ PIPELINE = Path(__file__).parents[2] / "flink_jobs" / "pipeline.py"
 START = 1_795_910_400_000
 
 
-def committed(bootstrap: str, topic: str) -> list[dict]:
-    """Every committed record of a topic, read to its end."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        isolation_level="read_committed",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-    consumer.assign(partitions)
-    end = consumer.end_offsets(partitions)
-    rows = []
-    while any(consumer.position(tp) < end[tp] for tp in partitions):
-        for batch in consumer.poll(timeout_ms=1000).values():
-            rows.extend(json.loads(m.value) for m in batch)
-    consumer.close()
-    return rows
-
-
-def wait_for_count(bootstrap: str, topic: str, count: int, timeout: float = 180) -> list[dict]:
+def wait_for_count(read_topic, bootstrap: str, topic: str, count: int, timeout: float = 180):
+    """The topic's committed records once there are count of them (or at the deadline)."""
     deadline = time.monotonic() + timeout
     rows = []
     while time.monotonic() < deadline:
-        rows = committed(bootstrap, topic)
+        rows = [json.loads(m.value) for m in read_topic(bootstrap, topic)]
         if len(rows) >= count:
             return rows
         time.sleep(1)
     return rows
 
 
-def test_every_message_is_checked_once_and_rejects_are_dead_letters(flink):
+def test_every_message_is_checked_once_and_rejects_are_dead_letters(flink, read_topic):
     cfg = flink
     prefix = f"v{uuid.uuid4().hex[:6]}."
     sim = Simulator(
@@ -87,15 +67,17 @@ def test_every_message_is_checked_once_and_rejects_are_dead_letters(flink):
     )
     try:
         dead = wait_for_count(
-            cfg.kafka_bootstrap, f"{prefix}dead_letters", len(truth["dead_letters"])
+            read_topic, cfg.kafka_bootstrap, f"{prefix}dead_letters", len(truth["dead_letters"])
         )
         received = {s: row["received"] for s, row in truth["sources"].items()}
         checked = {
-            s: wait_for_count(cfg.kafka_bootstrap, prefix + CHECKED_TOPICS[s], n)
+            s: wait_for_count(read_topic, cfg.kafka_bootstrap, prefix + CHECKED_TOPICS[s], n)
             for s, n in received.items()
         }
         records = {
-            name: wait_for_count(cfg.kafka_bootstrap, prefix + name, len(truth["ids"][name]))
+            name: wait_for_count(
+                read_topic, cfg.kafka_bootstrap, prefix + name, len(truth["ids"][name])
+            )
             for name in ("impressions", "clicks", "conversions", "bid_requests")
         }
     finally:

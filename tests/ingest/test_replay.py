@@ -5,7 +5,6 @@ import os
 import subprocess
 from collections import Counter
 
-from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
 from advertisex.ingest.config import Anomalies, SimulationConfig
@@ -17,22 +16,7 @@ from advertisex.ingest.topics import CAMPAIGN_TOPIC, RAW_TOPICS
 START = 1_795_910_400_000
 
 
-def read_topic(bootstrap: str, topic: str) -> list:
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-    consumer.assign(partitions)
-    end = consumer.end_offsets(partitions)
-    messages = []
-    while any(consumer.position(tp) < end[tp] for tp in partitions):
-        for batch in consumer.poll(timeout_ms=2000).values():
-            messages.extend(batch)
-    consumer.close()
-    return messages
-
-
-def test_ingest_replays_a_folder_onto_kafka_intact(kafka, tmp_path):
+def test_ingest_replays_a_folder_onto_kafka_intact(kafka, tmp_path, read_topic):
     folder = tmp_path / "input"
     sim = Simulator(
         SimulationConfig(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 from kafka import KafkaConsumer, KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
 from pyflink.table import DataTypes, Schema, TableDescriptor
 
 from advertisex.stack.jars import resolve
@@ -41,6 +42,12 @@ def wait_for_job_state(cfg, job_id: str, state: str, timeout: float = 60) -> str
 def test_sql_job_kafka_to_kafka_exactly_once(flink, topic_name):
     cfg = flink
     source, sink = f"{topic_name}-in", f"{topic_name}-out"
+    # A Kafka source fails its job when its topic does not exist yet.
+    admin = KafkaAdminClient(bootstrap_servers=cfg.kafka_bootstrap)
+    admin.create_topics(
+        [NewTopic(t, num_partitions=2, replication_factor=1) for t in (source, sink)]
+    )
+    admin.close()
     env = remote_table_environment(
         cfg.flink_rest_url,
         resolve("flink").glob("flink-sql-connector-kafka-*.jar"),
