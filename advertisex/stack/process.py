@@ -97,9 +97,13 @@ class ManagedProcess:
     def stop(self, timeout: float = 60.0) -> bool:
         """Stop the whole process group: TERM, then KILL after timeout. True if it ran.
 
-        A Pinot server with many consuming tables takes half a minute to shut down.
+        A Pinot server with many consuming tables takes half a minute to shut down. A
+        group whose leader has died but whose children (ours by their marker) still run
+        is stopped too.
         """
         pid = self.pid()
+        if pid is None:
+            pid = self._orphaned_group()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
@@ -113,6 +117,20 @@ class ManagedProcess:
                 time.sleep(0.1)
         self.pid_file.unlink(missing_ok=True)
         return True
+
+    def _orphaned_group(self) -> int | None:
+        """The recorded group, if its leader is gone but a member of ours still runs."""
+        try:
+            pgid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        marker = f"{MARKER_ENV}={self.marker}".encode()
+        for member in _group_members(pgid):
+            with contextlib.suppress(OSError):
+                environ = Path(f"/proc/{member}/environ").read_bytes()
+                if _not_zombie(int(member)) and marker in environ.split(b"\0"):
+                    return pgid
+        return None
 
     def _alive(self, pid: int) -> bool:
         child = _children.get(pid)
