@@ -61,6 +61,12 @@ def decode_bid_request(payload: bytes, writer_schemas: dict[int, dict] | None = 
     return _read_datum(io.BytesIO(data), _our_wire_schema(), None, "plain")
 
 
+def plain_datum(payload: bytes) -> bytes:
+    """The datum of a message in either framing, without the registry's header: what an
+    object container file holds."""
+    return payload[_HEADER.size :] if payload[:1] == _MAGIC else payload
+
+
 def read_avro_file(path: str | Path) -> Iterator[dict]:
     """The records of an Avro object container file, resolved to our schema."""
     with open(path, "rb") as f:

@@ -13,11 +13,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from advertisex.contract.clicks_csv import HEADER
+from advertisex.contract.clicks_csv import COLUMNS, HEADER
 from advertisex.ingest.avro_blocks import read_datums
 from advertisex.ingest.simulator import Emitted
-
-COLUMNS = len(HEADER.split(","))
 
 
 class ReplayError(ValueError):
@@ -55,7 +53,7 @@ def csv_records(path: Path) -> Iterator[bytes]:
                         fields = _csv_fields(joined.decode())
                     except (csv.Error, UnicodeDecodeError):
                         fields = None
-                    if fields is not None and len(fields) == COLUMNS:
+                    if fields is not None and len(fields) == len(COLUMNS):
                         line, i = joined, j
                     break
         if line:

@@ -8,13 +8,12 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
+from advertisex.contract.bid_requests import plain_datum
 from advertisex.contract.clicks_csv import HEADER
-from advertisex.contract.schemas import SCHEMA_DIR
+from advertisex.contract.schemas import bid_request_avsc
 from advertisex.ingest.avro_blocks import write_datum_blocks
 from advertisex.ingest.simulator import Emitted
 from advertisex.ingest.topics import CAMPAIGN_TOPIC, RAW_TOPICS
-
-REGISTRY_MAGIC = 0
 
 
 class KafkaSink:
@@ -101,7 +100,7 @@ class FileSink:
         self._counts: dict[str, int] = {}
         self._parts: dict[str, int] = {}
         self._avro: list[tuple[bytes, bool]] = []
-        self._avro_schema = json.loads((SCHEMA_DIR / "bid_request.avsc").read_text())
+        self._avro_schema = bid_request_avsc()
 
     def _path(self, source: str) -> Path:
         part = self._parts.get(source, 0)
@@ -114,10 +113,7 @@ class FileSink:
         self.bytes += len(message.payload)
         source = message.source
         if source == "bid_requests":
-            datum = message.payload
-            if datum[:1] == bytes([REGISTRY_MAGIC]):
-                datum = datum[5:]  # files hold plain datums: drop the registry framing
-            self._avro.append((datum, message.malformed))
+            self._avro.append((plain_datum(message.payload), message.malformed))
             if len(self._avro) >= self.part_size:
                 self._flush_avro()
             return

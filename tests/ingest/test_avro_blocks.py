@@ -1,14 +1,13 @@
 """Object container files from raw datums: fastavro reads them; bad datums stay isolated."""
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import fastavro
 
-from advertisex.contract.schemas import SCHEMA_DIR
+from advertisex.contract.schemas import bid_request_avsc
 from advertisex.ingest.avro_blocks import read_datums, write_datum_blocks
 
-SCHEMA = json.loads((SCHEMA_DIR / "bid_request.avsc").read_text())
+SCHEMA = bid_request_avsc()
 PARSED = fastavro.parse_schema(SCHEMA)
 
 
