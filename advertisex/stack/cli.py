@@ -126,11 +126,10 @@ def logs(
 ) -> None:
     """Print a server's log."""
     cfg = StackConfig()
-    names = [s.name for s in supervisor.all_services(cfg)]
-    if service not in names:
-        raise _fail(f"unknown server {service!r}; choose from: {', '.join(names)}")
-    svc = next(s for s in supervisor.all_services(cfg) if s.name == service)
-    log_file = supervisor.process_of(svc).log_file
+    by_name = {s.name: s for s in supervisor.all_services(cfg)}
+    if service not in by_name:
+        raise _fail(f"unknown server {service!r}; choose from: {', '.join(by_name)}")
+    log_file = supervisor.process_of(by_name[service]).log_file
     if not log_file.exists():
         raise _fail(f"{service} has no log yet ({log_file}): start it with `advertisex stack up`")
     cmd = ["tail", f"-n{lines}", *(["-F"] if follow else []), str(log_file)]

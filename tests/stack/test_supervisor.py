@@ -92,6 +92,19 @@ def test_cli_status_reports_the_running_servers(kafka):
     [row] = [line for line in result.stdout.splitlines() if "│ kafka " in line]
     assert "healthy" in row and f"kafka://127.0.0.1:{kafka.kafka_port}" in row
 
+    log = subprocess.run(
+        ["advertisex", "stack", "logs", "kafka", "-n", "5"], env=env, capture_output=True, text=True
+    )
+    assert log.returncode == 0, log.stderr
+    written = set((kafka.state_dir / "kafka" / "kafka.log").read_text().splitlines())
+    shown = log.stdout.splitlines()
+    assert len(shown) == 5 and all(line in written for line in shown)
+    unknown = subprocess.run(
+        ["advertisex", "stack", "logs", "kafak"], env=env, capture_output=True, text=True
+    )
+    assert unknown.returncode == 1
+    assert "unknown server 'kafak'; choose from: kafka, pinot-zookeeper" in unknown.stderr
+
     bad = subprocess.run(
         ["advertisex", "stack", "up", "kafak"], env=env, capture_output=True, text=True
     )
