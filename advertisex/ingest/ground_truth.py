@@ -117,9 +117,13 @@ class GroundTruth:
                 result[conv.record_id] = clicks[key][i].record_id
         return result
 
-    def unattributed(self) -> dict[str, dict[str, int]]:
-        """Per campaign: on-time valid clicks and conversions that matched nothing."""
-        clicks, convs = self.attributed_clicks(), self.attributed_conversions()
+    def unattributed(
+        self, clicks: dict[str, str] | None = None, convs: dict[str, str] | None = None
+    ) -> dict[str, dict[str, int]]:
+        """Per campaign: on-time valid clicks and conversions that matched nothing (the
+        attributions may be passed in when the caller has them already)."""
+        clicks = self.attributed_clicks() if clicks is None else clicks
+        convs = self.attributed_conversions() if convs is None else convs
         result: dict[str, dict[str, int]] = defaultdict(lambda: {"clicks": 0, "conversions": 0})
         for f in self._on_time("click"):
             if f.record_id not in clicks:
@@ -129,7 +133,7 @@ class GroundTruth:
                 result[f.campaign_id]["conversions"] += 1
         return dict(sorted(result.items()))
 
-    def campaign_metrics(self) -> list[dict]:
+    def campaign_metrics(self, attributed: dict[str, str] | None = None) -> list[dict]:
         """campaign_metrics_1m: per campaign and event-time minute, from on-time records."""
         rows: dict[tuple[str, int], dict] = {}
 
@@ -156,7 +160,7 @@ class GroundTruth:
             r = row(f.campaign_id, f.event_ms)
             r["impressions"] += 1
             r["spend_micros"] += f.cost_micros
-        attributed = self.attributed_clicks()
+        attributed = self.attributed_clicks() if attributed is None else attributed
         for f in self._on_time("click"):
             r = row(f.campaign_id, f.event_ms)
             r["clicks"] += 1
@@ -195,16 +199,17 @@ class GroundTruth:
         }
 
     def to_dict(self) -> dict:
+        clicks, convs = self.attributed_clicks(), self.attributed_conversions()
         return {
             "config": json.loads(self.config.model_dump_json()),
             "sources": self.summary(),
             "ids": {OUTPUT_OF[k]: sorted(f.record_id for f in self.valid[k]) for k in OUTPUT_OF},
             "late_ids": sorted(self.late_ids),
             "dead_letters": self.dead_letters,
-            "attributed_clicks": dict(sorted(self.attributed_clicks().items())),
-            "attributed_conversions": dict(sorted(self.attributed_conversions().items())),
-            "unattributed": self.unattributed(),
-            "campaign_metrics_1m": self.campaign_metrics(),
+            "attributed_clicks": dict(sorted(clicks.items())),
+            "attributed_conversions": dict(sorted(convs.items())),
+            "unattributed": self.unattributed(clicks, convs),
+            "campaign_metrics_1m": self.campaign_metrics(clicks),
             "bot_users": self.bot_users,
         }
 
