@@ -61,11 +61,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint-interval", default="5 s")
     parser.add_argument("--dedup-horizon", default="24 h")
     parser.add_argument("--idle-timeout", default="5 s")
+    parser.add_argument("--parallelism", type=int, default=1)
     args = parser.parse_args(argv)
 
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     config = env.get_config()
     config.set("pipeline.name", args.job_name)
+    config.set("parallelism.default", str(args.parallelism))
     config.set("execution.checkpointing.interval", args.checkpoint_interval)
     # The dedup horizon: first-wins state per id is kept this long.
     config.set("table.exec.state.ttl", args.dedup_horizon)
