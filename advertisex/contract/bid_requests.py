@@ -53,11 +53,22 @@ def decode_bid_request(payload: bytes, writer_schemas: dict[int, dict] | None = 
     data = bytes(payload)
     if not data:
         raise ContractError("malformed_avro", "empty payload")
-    # A plain datum starts with request_id's length as a zigzag varint; 0x00 would be
-    # length 0, an empty request_id, which the contract forbids (it is required). So a
-    # leading 0x00 can only be the registry's magic byte.
+    # A plain datum starts with request_id's length as a zigzag varint, so a leading 0x00
+    # is the registry's magic byte, or else a plain datum with an empty request_id (an
+    # Avro file's datums have no framing). The second reading counts only if it is a
+    # whole datum, so the record is judged by its rules (missing_field:request_id).
     if data[:1] == _MAGIC:
-        return _decode_registry(data, writer_schemas)
+        try:
+            return _decode_registry(data, writer_schemas)
+        except ContractError as registry_error:
+            stream = io.BytesIO(data)
+            try:
+                record = _read_datum(stream, _our_wire_schema(), None, "plain")
+            except ContractError:
+                raise registry_error from None
+            if stream.tell() != len(data) or record.get("request_id"):
+                raise registry_error from None
+            return record
     return _read_datum(io.BytesIO(data), _our_wire_schema(), None, "plain")
 
 

@@ -260,11 +260,17 @@ def test_a_corrupt_container_file(tmp_path):
     assert caught.value.detail.startswith(f"{path}: ")
 
 
-def test_an_empty_request_id_in_plain_framing_reads_as_registry_framing():
-    # The price of detecting the framing by the first byte (see decode_bid_request):
-    # such a message is unreadable, while in registry framing the rules report it.
+def test_an_empty_request_id_reads_in_either_framing_so_the_rules_can_report_it():
+    # A plain datum with an empty request_id starts with 0x00 like the registry framing;
+    # when it does not read as registry framing, it is read as a whole plain datum.
     plain = encode_bid_request({**MINIMAL, "request_id": ""})
     assert plain[:1] == b"\x00"
-    assert _malformed(plain).startswith("unknown schema id ")
+    assert decode_bid_request(plain)["request_id"] == ""
     framed = encode_bid_request({**MINIMAL, "request_id": ""}, "registry")
     assert decode_bid_request(framed)["request_id"] == ""
+
+
+def test_a_registry_header_with_an_unknown_id_is_still_malformed_when_no_plain_reading_fits():
+    framed = encode_bid_request(MINIMAL, "registry")
+    unknown = framed[:1] + (99).to_bytes(4, "big") + framed[5:]
+    assert _malformed(unknown).startswith("unknown schema id 99")
