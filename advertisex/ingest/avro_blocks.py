@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -87,14 +88,20 @@ def read_datums(path: Path) -> Iterator[tuple[bytes, bool]]:
         for _ in range(n):
             key = decoder.read_utf8()
             meta[key] = decoder.read_bytes()
-    if meta.get("avro.codec", b"null") not in (b"null", b""):
-        raise ValueError(f"{path}: codec {meta['avro.codec']!r} is not supported here")
+    codec = meta.get("avro.codec", b"null") or b"null"
+    if codec not in (b"null", b"deflate"):
+        raise ValueError(
+            f"{path}: codec {codec.decode(errors='replace')!r} is not supported here "
+            "(null and deflate are)"
+        )
     schema = parse_schema(json.loads(meta["avro.schema"]))
     sync = stream.read(16)
     while stream.tell() < len(data):
         count = decoder.read_long()
         size = decoder.read_long()
         block = stream.read(size)
+        if codec == b"deflate":
+            block = zlib.decompress(block, -15)  # raw deflate, as the Avro spec says
         if stream.read(16) != sync:
             raise ValueError(f"{path}: sync marker missing after a block")
         yield from _split_block(block, count, schema)

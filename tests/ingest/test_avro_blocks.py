@@ -79,3 +79,28 @@ def test_datums_come_back_byte_for_byte_and_bad_ones_alone(tmp_path):
         (good[3], True),
         (good[4], True),
     ]
+
+
+def test_a_deflate_file_yields_each_datum(tmp_path):
+    from advertisex.contract.bid_requests import decode_bid_request, write_avro_file
+
+    records = [
+        {
+            "request_id": f"r{i}",
+            "event_time": i,
+            "exchange": "x",
+            "auction_type": "FIRST_PRICE",
+            "bid_floor_micros": 0,
+            "currency": "USD",
+            "user": {},
+            "device": {},
+            "site": {"domain": "d"},
+            "targeting": {},
+        }
+        for i in range(3)
+    ]
+    path = tmp_path / "deflate.avro"
+    write_avro_file(path, records, codec="deflate")
+    datums = list(read_datums(path))
+    assert [ok for _, ok in datums] == [True, True, True]
+    assert [decode_bid_request(d)["request_id"] for d, _ in datums] == ["r0", "r1", "r2"]
