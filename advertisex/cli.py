@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from advertisex.ingest.cli import ingest, simulate
 from advertisex.jobs.cli import job_app
@@ -21,6 +24,33 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(job_app, name="job")
 app.command()(simulate)
 app.command()(ingest)
+
+
+@app.command()
+def batch(
+    input_folder: Annotated[
+        Path, typer.Argument(help="a folder as `advertisex simulate --to files` writes it")
+    ],
+    output_folder: Annotated[Path, typer.Argument(help="gets one JSON Lines folder per output")],
+) -> None:
+    """Run the pipeline over files to completion (same SQL as the streaming job) and print
+    the row count of every output."""
+    from advertisex.ingest.replay import ReplayError
+    from flink_jobs.batch import run_batch
+
+    console = Console()
+    if not input_folder.is_dir():
+        raise typer.BadParameter(f"{input_folder} is not a folder", param_hint="INPUT_FOLDER")
+    started = time.monotonic()
+    try:
+        with console.status("batch") as status:
+            counts = run_batch(input_folder, output_folder, on_step=status.update)
+    except ReplayError as error:
+        raise typer.BadParameter(str(error), param_hint="INPUT_FOLDER") from None
+    table = Table("output", "rows", title=f"{output_folder} ({time.monotonic() - started:.0f} s)")
+    for name, count in counts.items():
+        table.add_row(name, f"{count:,}")
+    console.print(table)
 
 
 @app.command()

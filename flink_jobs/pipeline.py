@@ -1,51 +1,109 @@
 """The AdvertiseX pipeline as one Flink job: a statement set over the stages' SQL files.
 
-Run on the session cluster with `advertisex job run` (which calls `flink run -py` on this
-file), or directly: `flink run -py flink_jobs/pipeline.py -- --bootstrap HOST:PORT`.
+Streaming (Kafka in, Kafka out) runs on the session cluster with `advertisex job run`
+(which calls `flink run -py` on this file), or directly:
+`flink run -py flink_jobs/pipeline.py -- --bootstrap HOST:PORT`. Batch (files in, files
+out) is flink_jobs/batch.py: the same SQL over other tables.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 
-from pyflink.table import EnvironmentSettings, TableEnvironment
+from pydantic import BaseModel, Field
+from pyflink.table import EnvironmentSettings, StatementSet, TableEnvironment
 
 from advertisex.contract.topics import CAMPAIGN_TOPIC
 from advertisex.kafka_admin import ensure_topics
 from flink_jobs.sql_files import statements
-from flink_jobs.tables import (
-    KafkaOptions,
-    checked_sink,
-    checked_source,
-    output_sink,
-    pipeline_topics,
-    raw_source,
-)
+from flink_jobs.tables import KafkaOptions, KafkaTables
 from flink_jobs.udfs import CampaignSource, validators
 
 SOURCES = ("impressions", "clicks_conversions", "bid_requests")
-# The SQL files in order; the stages meet through Kafka topics (checked-*) inside the job.
-STAGES = ("validate", "route", "records")
-RECORD_OUTPUTS = ("impressions", "clicks", "conversions", "bid_requests")
+# The SQL files in order: each reads views the ones before it define.
+STAGES = ("validate", "dead_letters", "records", "correlate", "metrics", "quality")
+OUTPUTS = (
+    "dead_letters",
+    "impressions",
+    "clicks",
+    "conversions",
+    "bid_requests",
+    "attributed_clicks",
+    "attributed_conversions",
+    "campaign_metrics_1m",
+    "dq_metrics",
+)
+_VIEW = re.compile(r"CREATE TEMPORARY VIEW (\w+) AS\s+(.*)", re.DOTALL | re.IGNORECASE)
 
 
-def build(env: TableEnvironment, options: KafkaOptions):
-    """Register tables and functions, run the views, and gather the INSERTs in one set."""
-    campaigns = CampaignSource(
-        bootstrap=options.bootstrap, topic=options.topic_prefix + CAMPAIGN_TOPIC
-    )
+class PipelineSettings(BaseModel):
+    """The contract's configurable rules and the job's runtime settings."""
+
+    out_of_orderness_s: int = Field(10, ge=0, description="how far the watermark trails")
+    click_window_s: int = Field(1800, gt=0, description="click attribution window")
+    conversion_window_s: int = Field(7 * 86_400, gt=0, description="last-click window")
+    dedup_horizon: str = Field("24 h", description="first-wins state per id is kept this long")
+    idle_timeout: str = Field("5 s", description="a quiet partition stops holding time back")
+    checkpoint_interval: str = "5 s"
+    parallelism: int = Field(1, ge=1)
+
+    def sql_parameters(self) -> dict[str, str]:
+        return {
+            "click_window": _interval(self.click_window_s),
+            "click_window_ms": str(self.click_window_s * 1000),
+            "conversion_window": _interval(self.conversion_window_s),
+            "conversion_window_ms": str(self.conversion_window_s * 1000),
+        }
+
+    def apply(self, env: TableEnvironment, job_name: str) -> None:
+        config = env.get_config()
+        for key, value in {
+            "pipeline.name": job_name,
+            "parallelism.default": str(self.parallelism),
+            "execution.checkpointing.interval": self.checkpoint_interval,
+            "table.exec.state.ttl": self.dedup_horizon,
+            "table.exec.source.idle-timeout": self.idle_timeout,
+            "table.local-time-zone": "UTC",
+            # No mini-batch: with it the planner no longer sees first-wins deduplication as
+            # insert-only. The upsert sinks buffer and keep the last row per key instead.
+            # Each upsert output's key is a function of its GROUP BY / PARTITION BY keys,
+            # so the sink needs no extra materializing state to order its updates.
+            "table.exec.sink.upsert-materialize": "NONE",
+        }.items():
+            config.set(key, value)
+
+
+def _interval(seconds: int) -> str:
+    """An interval literal Flink SQL accepts for any length (SECOND takes 2 digits)."""
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    return f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{secs:02d}' DAY TO SECOND"
+
+
+def build(
+    env: TableEnvironment, tables, campaigns: CampaignSource, settings: PipelineSettings
+) -> StatementSet:
+    """Register functions and tables, define the views, and gather the INSERTs in one set.
+
+    tables gives raw_source(source) and output_sink(name) descriptors (flink_jobs/tables.py).
+    Views are registered from Table objects, so that each is planned once for all its
+    readers: the validation UDF then runs once per message, not once per output.
+    """
     for name, function in validators(campaigns).items():
         env.create_temporary_system_function(name, function)
     for source in SOURCES:
-        env.create_temporary_table(f"raw_{source}", raw_source(options, source))
-        env.create_temporary_table(f"checked_{source}", checked_sink(options, source))
-        env.create_temporary_table(f"checked_{source}_in", checked_source(options, source))
-    for name in ("dead_letters", *RECORD_OUTPUTS):
-        env.create_temporary_table(name, output_sink(options, name))
+        env.create_temporary_table(f"raw_{source}", tables.raw_source(source))
+    for name in OUTPUTS:
+        env.create_temporary_table(name, tables.output_sink(name))
     statement_set = env.create_statement_set()
     for stage in STAGES:
-        for statement in statements(stage):
-            if statement.upper().startswith("INSERT"):
+        for statement in statements(stage, settings.sql_parameters()):
+            view = _VIEW.match(statement)
+            if view:
+                env.create_temporary_view(view.group(1), env.sql_query(view.group(2)))
+            elif statement.upper().startswith("INSERT"):
                 statement_set.add_insert_sql(statement)
             else:
                 env.execute_sql(statement)
@@ -58,29 +116,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--topic-prefix", default="")
     parser.add_argument("--group-id", default="advertisex-pipeline")
     parser.add_argument("--job-name", default="advertisex-pipeline")
-    parser.add_argument("--checkpoint-interval", default="5 s")
-    parser.add_argument("--dedup-horizon", default="24 h")
-    parser.add_argument("--idle-timeout", default="5 s")
-    parser.add_argument("--parallelism", type=int, default=1)
+    for name, field in PipelineSettings.model_fields.items():
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            type=field.annotation if field.annotation is int else str,
+            default=field.default,
+            help=field.description,
+        )
     args = parser.parse_args(argv)
+    settings = PipelineSettings(
+        **{name: getattr(args, name) for name in PipelineSettings.model_fields}
+    )
 
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
-    config = env.get_config()
-    config.set("pipeline.name", args.job_name)
-    config.set("parallelism.default", str(args.parallelism))
-    config.set("execution.checkpointing.interval", args.checkpoint_interval)
-    # The dedup horizon: first-wins state per id is kept this long.
-    config.set("table.exec.state.ttl", args.dedup_horizon)
-    # A partition that goes quiet must not hold event time back.
-    config.set("table.exec.source.idle-timeout", args.idle_timeout)
+    settings.apply(env, args.job_name)
     options = KafkaOptions(
         bootstrap=args.bootstrap,
+        out_of_orderness_s=settings.out_of_orderness_s,
         topic_prefix=args.topic_prefix,
         group_id=args.group_id,
         transactional_prefix=args.job_name,
     )
-    ensure_topics(options.bootstrap, pipeline_topics(options))
-    result = build(env, options).execute()
+    tables = KafkaTables(options)
+    ensure_topics(options.bootstrap, tables.topics())
+    campaigns = CampaignSource(
+        bootstrap=options.bootstrap, topic=options.topic_prefix + CAMPAIGN_TOPIC
+    )
+    result = build(env, tables, campaigns, settings).execute()
     print(f"JOB_ID {result.get_job_client().get_job_id()}")
 
 

@@ -21,7 +21,9 @@ def _type(spec: dict) -> DataType:
     if kind == "array":
         return DataTypes.ARRAY(_type(spec["items"]))
     if kind == "object":
-        return DataTypes.MAP(DataTypes.STRING(), DataTypes.BIGINT())
+        # A count per key (dq_metrics' invalid_by_reason): what COLLECT builds; the JSON
+        # formats write a multiset as an object of counts.
+        return DataTypes.MULTISET(DataTypes.STRING())
     return _SCALARS[kind]()
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from string import Template
 
 SQL_DIR = Path(__file__).parent / "sql"
 
 
-def statements(name: str) -> list[str]:
-    """The statements of sql/<name>.sql, comments dropped."""
-    text = (SQL_DIR / f"{name}.sql").read_text()
+def statements(name: str, parameters: Mapping[str, str] | None = None) -> list[str]:
+    """The statements of sql/<name>.sql, comments dropped, with ${parameter}s replaced by
+    the given values (literals SQL cannot take from SET, such as an interval join's
+    bounds); an unknown parameter is an error."""
+    text = Template((SQL_DIR / f"{name}.sql").read_text()).substitute(parameters or {})
     lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("--")]
     parts, current = [], []
     for line in lines:

@@ -1,23 +1,32 @@
-"""The pipeline's Kafka tables as descriptors: connection settings are options, not text
-pasted into SQL, and columns come from the schema files."""
+"""The pipeline's source and sink tables as descriptors: connection settings are options,
+not text pasted into SQL, and columns come from the schema files.
+
+The SQL sees the same tables in both modes:
+- `raw_<source>`: one row per message: `payload` (bytes), where it was read
+  (`kafka_topic`, `kafka_partition`, `kafka_offset` or `file_name`, `file_line`), `rowtime`
+  (the message timestamp, which producers set to the record's event time) with the
+  watermark, and `proc_time`.
+- one sink per output: `record_key` (the Kafka key, not part of the value) then the output
+  schema's fields.
+
+Streaming reads and writes Kafka; batch reads the staged input (flink_jobs/batch_input.py)
+and writes files, which the batch driver turns into one JSON Lines folder per output.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, Field
 from pyflink.table import DataTypes, Schema, TableDescriptor
-from pyflink.table.types import DataType
 
 from advertisex.contract.topics import RAW_TOPICS, output_topics
 from advertisex.kafka_admin import TopicSpec
-from flink_jobs.schema_types import output_fields, validated_fields
+from flink_jobs.schema_types import output_fields
 
-# Stage 1 writes every message, checked, here; stage 2 reads it (internal to the job).
-CHECKED_TOPICS = {source: f"checked-{topic}" for source, topic in RAW_TOPICS.items()}
-ID_FIELD = {
-    "impressions": "impression_id",
-    "clicks_conversions": "event_id",
-    "bid_requests": "request_id",
-}
+# Outputs whose rows are updated after they are first written (last-click attribution
+# moves to a later click; counts grow): upserts keyed by record_key.
+UPSERT_OUTPUTS = ("attributed_conversions", "campaign_metrics_1m", "dq_metrics")
 
 
 class KafkaOptions(BaseModel):
@@ -29,120 +38,142 @@ class KafkaOptions(BaseModel):
     transactional_prefix: str = "advertisex-pipeline"
 
 
-def _kafka(options: KafkaOptions, topic: str) -> TableDescriptor.Builder:
-    return (
-        TableDescriptor.for_connector("kafka")
-        .option("topic", options.topic_prefix + topic)
-        .option("properties.bootstrap.servers", options.bootstrap)
+def _event_time(schema: Schema.Builder, out_of_orderness_s: int) -> Schema.Builder:
+    return schema.column_by_expression("proc_time", "PROCTIME()").watermark(
+        "rowtime", f"rowtime - INTERVAL '{int(out_of_orderness_s)}' SECOND"
     )
 
 
-def _kafka_source(options: KafkaOptions, topic: str) -> TableDescriptor.Builder:
-    return (
-        _kafka(options, topic)
-        .option("properties.group.id", options.group_id)
-        .option("scan.startup.mode", options.startup_mode)
-        # A group without committed offsets (the first run) starts at the beginning.
-        .option("properties.auto.offset.reset", "earliest")
-        # Only what upstream transactions committed: exactly once end to end.
-        .option("properties.isolation.level", "read_committed")
-    )
-
-
-def raw_source(options: KafkaOptions, source: str) -> TableDescriptor:
-    """A raw topic: each message's bytes and where it was (for dead letters)."""
-    schema = (
-        Schema.new_builder()
-        .column("payload", DataTypes.BYTES())
-        .column_by_metadata("kafka_topic", DataTypes.STRING(), "topic", True)
-        .column_by_metadata("kafka_partition", DataTypes.INT(), "partition", True)
-        .column_by_metadata("kafka_offset", DataTypes.BIGINT(), "offset", True)
-        .build()
-    )
-    return _kafka_source(options, RAW_TOPICS[source]).schema(schema).format("raw").build()
-
-
-def _json_sink(
-    options: KafkaOptions, topic: str, fields: list[tuple[str, DataType]], key: str, name: str
-) -> TableDescriptor:
-    schema = Schema.new_builder()
-    for field, data_type in fields:
+def _output_schema(name: str, primary_key: bool) -> Schema:
+    schema = Schema.new_builder().column("record_key", DataTypes.STRING().not_null())
+    for field, data_type in output_fields(name):
         schema = schema.column(field, data_type)
-    return (
-        _kafka(options, topic)
-        .schema(schema.build())
-        .option("key.format", "raw")
-        .option("key.fields", key)
-        .option("value.format", "json")
-        .option("value.fields-include", "ALL")
-        .option("value.json.encode.decimal-as-plain-number", "true")
-        # Transactions: downstream read_committed readers see each record exactly once.
-        .option("sink.delivery-guarantee", "exactly-once")
-        .option("sink.transactional-id-prefix", f"{options.transactional_prefix}-{name}")
-        .build()
-    )
+    if primary_key:
+        schema = schema.primary_key("record_key")
+    return schema.build()
 
 
-def pipeline_topics(options: KafkaOptions, partitions: int = 4) -> list[TopicSpec]:
-    """The topics the job writes: its internal checked-* topics and the outputs. Sources
-    do not create topics, so they must exist before the job starts."""
-    day = str(24 * 3_600_000)
-    names = [*CHECKED_TOPICS.values(), *output_topics().values()]
-    return [
-        TopicSpec(
-            options.topic_prefix + name,
-            partitions,
-            {"retention.ms": day} if name in CHECKED_TOPICS.values() else {},
+class KafkaTables:
+    """Streaming: raw topics in, output topics out, exactly once."""
+
+    def __init__(self, options: KafkaOptions):
+        self.options = options
+
+    def _topic(self, connector: str, topic: str) -> TableDescriptor.Builder:
+        return (
+            TableDescriptor.for_connector(connector)
+            .option("topic", self.options.topic_prefix + topic)
+            .option("properties.bootstrap.servers", self.options.bootstrap)
         )
-        for name in names
-    ]
+
+    def raw_source(self, source: str) -> TableDescriptor:
+        schema = (
+            Schema.new_builder()
+            .column("payload", DataTypes.BYTES())
+            .column_by_metadata("kafka_topic", DataTypes.STRING(), "topic", True)
+            .column_by_metadata("kafka_partition", DataTypes.INT(), "partition", True)
+            .column_by_metadata("kafka_offset", DataTypes.BIGINT(), "offset", True)
+            # The message timestamp: producers stamp the event time (docs/pipeline.md), so
+            # the watermark is generated per partition, in the order Kafka keeps.
+            .column_by_metadata("rowtime", DataTypes.TIMESTAMP_LTZ(3), "timestamp", True)
+            .column_by_expression("file_name", "CAST(NULL AS STRING)")
+            .column_by_expression("file_line", "CAST(NULL AS BIGINT)")
+        )
+        schema = _event_time(schema, self.options.out_of_orderness_s)
+        return (
+            self._topic("kafka", RAW_TOPICS[source])
+            .schema(schema.build())
+            .format("raw")
+            # A watermark after every record, not every 200 ms: on a backlog, records read
+            # between two periodic watermarks would be judged against a stale one.
+            .option("scan.watermark.emit.strategy", "on-event")
+            .option("properties.group.id", self.options.group_id)
+            .option("scan.startup.mode", self.options.startup_mode)
+            # A group without committed offsets (the first run) starts at the beginning.
+            .option("properties.auto.offset.reset", "earliest")
+            # Only what upstream transactions committed: exactly once end to end.
+            .option("properties.isolation.level", "read_committed")
+            .build()
+        )
+
+    def output_sink(self, name: str) -> TableDescriptor:
+        upsert = name in UPSERT_OUTPUTS
+        builder = self._topic("upsert-kafka" if upsert else "kafka", output_topics()[name])
+        builder = builder.schema(_output_schema(name, upsert))
+        if upsert:
+            # Aggregates update per record; a second's updates of a key leave as one.
+            builder = builder.option("sink.buffer-flush.max-rows", "2000")
+            builder = builder.option("sink.buffer-flush.interval", "1 s")
+        else:
+            builder = builder.option("key.fields", "record_key")
+        return (
+            builder.option("key.format", "raw")
+            .option("key.fields-prefix", "record_")
+            .option("value.format", "json")
+            .option("value.fields-include", "EXCEPT_KEY")
+            .option("value.json.encode.decimal-as-plain-number", "true")
+            # Transactions: read_committed readers see each record exactly once.
+            .option("sink.delivery-guarantee", "exactly-once")
+            .option("sink.transactional-id-prefix", f"{self.options.transactional_prefix}-{name}")
+            .build()
+        )
+
+    def topics(self, partitions: int = 4) -> list[TopicSpec]:
+        """The output topics: Kafka sources and sinks do not create topics."""
+        return [
+            TopicSpec(
+                self.options.topic_prefix + topic,
+                partitions,
+                # An upsert topic keeps the latest row per key.
+                {"cleanup.policy": "compact"} if name in UPSERT_OUTPUTS else {},
+            )
+            for name, topic in output_topics().items()
+        ]
 
 
-def checked_fields(source: str) -> list[tuple[str, DataType]]:
-    return [
-        ("reason", DataTypes.STRING()),
-        ("detail", DataTypes.STRING()),
-        ("raw_payload", DataTypes.STRING()),
-        ("payload_encoding", DataTypes.STRING()),
-        ("kafka_topic", DataTypes.STRING()),
-        ("kafka_partition", DataTypes.INT()),
-        ("kafka_offset", DataTypes.BIGINT()),
-        *validated_fields(source),
-    ]
+class FileTables:
+    """Batch: the staged input folder in, one changelog folder per output out."""
 
+    def __init__(self, staged: Path, written: Path, out_of_orderness_s: int = 10):
+        self.staged, self.written = Path(staged), Path(written)
+        self.out_of_orderness_s = out_of_orderness_s
 
-def checked_sink(options: KafkaOptions, source: str) -> TableDescriptor:
-    return _json_sink(
-        options,
-        CHECKED_TOPICS[source],
-        checked_fields(source),
-        ID_FIELD[source],
-        f"checked-{source}",
-    )
+    def raw_source(self, source: str) -> TableDescriptor:
+        schema = (
+            Schema.new_builder()
+            # Bytes travel as ISO-8859-1 text (one char per byte), which JSON carries.
+            .column("payload_latin1", DataTypes.STRING())
+            .column("file_name", DataTypes.STRING())
+            .column("file_line", DataTypes.BIGINT())
+            .column("event_ms", DataTypes.BIGINT())
+            .column_by_expression("payload", "ENCODE(payload_latin1, 'ISO-8859-1')")
+            .column_by_expression("kafka_topic", "CAST(NULL AS STRING)")
+            .column_by_expression("kafka_partition", "CAST(NULL AS INT)")
+            .column_by_expression("kafka_offset", "CAST(NULL AS BIGINT)")
+            .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(event_ms, 3)")
+        )
+        schema = _event_time(schema, self.out_of_orderness_s)
+        return (
+            TableDescriptor.for_connector("filesystem")
+            .schema(schema.build())
+            .option("path", str(self.staged / source))
+            .format("json")
+            .build()
+        )
 
-
-def _event_time(schema: Schema.Builder, millis: str, lag_s: int) -> Schema.Builder:
-    """rowtime from an epoch-millis column, a watermark lag_s behind the highest seen, and
-    the processing time (first-wins deduplication orders by arrival)."""
-    return (
-        schema.column_by_expression("rowtime", f"TO_TIMESTAMP_LTZ(COALESCE({millis}, 0), 3)")
-        .column_by_expression("proc_time", "PROCTIME()")
-        .watermark("rowtime", f"rowtime - INTERVAL '{int(lag_s)}' SECOND")
-    )
-
-
-def checked_source(options: KafkaOptions, source: str) -> TableDescriptor:
-    schema = Schema.new_builder()
-    for field, data_type in checked_fields(source):
-        schema = schema.column(field, data_type)
-    # Rejected messages have no event time: COALESCE puts them at 0, below any watermark.
-    schema = _event_time(schema, "event_time_ms", options.out_of_orderness_s)
-    return (
-        _kafka_source(options, CHECKED_TOPICS[source]).schema(schema.build()).format("json").build()
-    )
-
-
-def output_sink(options: KafkaOptions, name: str) -> TableDescriptor:
-    fields = output_fields(name)
-    key = {"dead_letters": "dead_letter_id"}.get(name) or fields[0][0]
-    return _json_sink(options, output_topics()[name], fields, key, name)
+    def output_sink(self, name: str) -> TableDescriptor:
+        # The file sink takes updates in debezium-json; the driver folds them per key.
+        upsert = name in UPSERT_OUTPUTS
+        return (
+            TableDescriptor.for_connector("filesystem")
+            .schema(_output_schema(name, upsert))
+            .option("path", str(self.written / name))
+            .format("debezium-json" if upsert else "json")
+            .option(
+                "debezium-json.encode.decimal-as-plain-number"
+                if upsert
+                else "json.encode.decimal-as-plain-number",
+                "true",
+            )
+            .build()
+        )

@@ -9,6 +9,7 @@ its campaign's (flink_jobs/campaigns.py).
 from __future__ import annotations
 
 import base64
+import time
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -29,6 +30,8 @@ from flink_jobs.campaigns import ENRICHMENT, CampaignDirectory
 from flink_jobs.schema_types import validated_fields
 
 REJECTION = [
+    ("checked_at_ms", DataTypes.BIGINT()),  # processing time: arrival minute, delay, rejection
+    ("late", DataTypes.BOOLEAN()),  # passed through: asked of the watermark before the UDF
     ("reason", DataTypes.STRING()),
     ("detail", DataTypes.STRING()),
     ("raw_payload", DataTypes.STRING()),
@@ -70,14 +73,19 @@ class Validate(ScalarFunction):
     def open(self, function_context) -> None:
         self.directory = self.campaigns.open()
 
-    def eval(self, payload: bytes) -> Row:
+    def eval(self, payload: bytes, late: bool) -> Row:
+        now = time.time_ns() // 1_000_000
         try:
             record = self.standardize(self.decode(payload))
         except ContractError as error:
             empty = [None] * (len(self.names) + len(ENRICHMENT))
-            return Row(error.reason, error.detail, *raw_payload(payload, self.binary), *empty)
+            return Row(
+                now, late, error.reason, error.detail, *raw_payload(payload, self.binary), *empty
+            )
         campaign = self.directory.lookup(record.get("campaign_id"))
-        return Row(None, None, None, None, *[record.get(n) for n in self.names], *campaign)
+        return Row(
+            now, late, None, None, None, None, *[record.get(n) for n in self.names], *campaign
+        )
 
 
 def validators(campaigns: CampaignSource) -> dict:
@@ -92,6 +100,8 @@ def validators(campaigns: CampaignSource) -> dict:
         fields = REJECTION + validated_fields(source)
         result = DataTypes.ROW([DataTypes.FIELD(n, t) for n, t in fields])
         functions[f"validate_{source}"] = udf(
-            Validate(source, decode, standardize, binary, campaigns), result_type=result
+            Validate(source, decode, standardize, binary, campaigns),
+            input_types=[DataTypes.BYTES(), DataTypes.BOOLEAN()],
+            result_type=result,
         )
     return functions

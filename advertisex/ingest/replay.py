@@ -36,15 +36,22 @@ def _csv_fields(text: str) -> list[str] | None:
 
 
 def csv_records(path: Path) -> Iterator[bytes]:
-    """The records of a CSV file after its header: a physical line each, except where a
-    quoted field holds a line break (RFC 4180) and the joined lines make one whole record.
-    An unterminated quote does not swallow the rest of the file: that line goes alone."""
+    """The records of a CSV file after its header (see located_csv_records)."""
+    for _, record in located_csv_records(path):
+        yield record
+
+
+def located_csv_records(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(1-based line where it starts, record) for the records of a CSV file after its
+    header: a physical line each, except where a quoted field holds a line break (RFC 4180)
+    and the joined lines make one whole record. An unterminated quote does not swallow the
+    rest of the file: that line goes alone."""
     lines = path.read_bytes().splitlines()
     if not lines or lines[0].decode("utf-8", "replace").strip() != HEADER:
         raise ReplayError(f"{path}: the first line must be the header {HEADER!r}")
     i = 1
     while i < len(lines):
-        line = lines[i]
+        line, start = lines[i], i
         if line.count(b'"') % 2:
             for j in range(i + 1, min(i + 20, len(lines))):
                 joined = b"\r\n".join(lines[i : j + 1])
@@ -57,7 +64,7 @@ def csv_records(path: Path) -> Iterator[bytes]:
                         line, i = joined, j
                     break
         if line:
-            yield line
+            yield start + 1, line
         i += 1
 
 

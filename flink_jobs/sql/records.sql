@@ -1,52 +1,61 @@
--- Stage 2: the record outputs. First occurrence wins per id (later ones are duplicates,
--- counted in dq_metrics); state lives as long as table.exec.state.ttl, the dedup horizon.
--- Deduplication orders by arrival, so a record leaves at once, with no watermark wait.
+-- The record outputs. First occurrence wins per id (later ones are duplicates, counted
+-- in dq_metrics); state lives as long as table.exec.state.ttl, the dedup horizon.
+-- Deduplication orders by arrival, so a record leaves at once with no watermark wait,
+-- and the rowtime attribute survives it for the joins downstream.
 
 CREATE TEMPORARY VIEW first_impressions AS
 SELECT * FROM (
   SELECT *, ROW_NUMBER() OVER (PARTITION BY impression_id ORDER BY proc_time) AS arrival
-  FROM checked_impressions_in
+  FROM checked_impressions
   WHERE reason IS NULL
 ) WHERE arrival = 1;
 
 CREATE TEMPORARY VIEW first_clicks_conversions AS
 SELECT * FROM (
   SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY proc_time) AS arrival
-  FROM checked_clicks_conversions_in
+  FROM checked_clicks_conversions
   WHERE reason IS NULL
 ) WHERE arrival = 1;
 
 CREATE TEMPORARY VIEW first_bid_requests AS
 SELECT * FROM (
   SELECT *, ROW_NUMBER() OVER (PARTITION BY request_id ORDER BY proc_time) AS arrival
-  FROM checked_bid_requests_in
+  FROM checked_bid_requests
   WHERE reason IS NULL
 ) WHERE arrival = 1;
 
+CREATE TEMPORARY VIEW first_clicks AS
+SELECT * FROM first_clicks_conversions WHERE event_type = 'click';
+
+CREATE TEMPORARY VIEW first_conversions AS
+SELECT * FROM first_clicks_conversions WHERE event_type = 'conversion';
+
 INSERT INTO impressions
-SELECT r.impression_id, r.event_time_ms, r.user_id, r.creative_id, r.campaign_id, r.website,
+SELECT r.impression_id,
+       r.impression_id, r.event_time_ms, r.user_id, r.creative_id, r.campaign_id, r.website,
        r.bid_request_id, r.cost_micros, r.currency, r.device_type, r.country, r.user_agent,
        r.advertiser_id, r.campaign_name, r.campaign_status, r.campaign_daily_budget_micros,
        r.campaign_known
 FROM first_impressions AS r;
 
 INSERT INTO clicks
-SELECT r.event_id, r.event_time_ms, r.event_type, r.user_id, r.campaign_id, r.impression_id,
+SELECT r.event_id,
+       r.event_id, r.event_time_ms, r.event_type, r.user_id, r.campaign_id, r.impression_id,
        r.advertiser_id, r.campaign_name, r.campaign_status, r.campaign_daily_budget_micros,
        r.campaign_known
-FROM first_clicks_conversions AS r
-WHERE r.event_type = 'click';
+FROM first_clicks AS r;
 
 INSERT INTO conversions
-SELECT r.event_id, r.event_time_ms, r.event_type, r.user_id, r.campaign_id, r.impression_id,
+SELECT r.event_id,
+       r.event_id, r.event_time_ms, r.event_type, r.user_id, r.campaign_id, r.impression_id,
        r.conversion_type, r.conversion_value, r.currency,
        r.advertiser_id, r.campaign_name, r.campaign_status, r.campaign_daily_budget_micros,
        r.campaign_known
-FROM first_clicks_conversions AS r
-WHERE r.event_type = 'conversion';
+FROM first_conversions AS r;
 
 INSERT INTO bid_requests
-SELECT r.request_id, r.event_time_ms, r.exchange, r.auction_type, r.bid_floor_micros,
+SELECT r.request_id,
+       r.request_id, r.event_time_ms, r.exchange, r.auction_type, r.bid_floor_micros,
        r.currency, r.user_id, r.user_segments, r.age_range, r.gender, r.device_type, r.os,
        r.user_agent, r.ip, r.country, r.site_domain, r.page_url, r.site_categories,
        r.targeted_campaign_ids, r.keywords, r.bid, r.won, r.bid_price_micros,

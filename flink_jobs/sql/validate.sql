@@ -1,43 +1,59 @@
 -- Stage 1: every raw message is decoded, checked against the contract's rules,
 -- standardized and enriched with its campaign by a Python UDF (flink_jobs/udfs.py, rules
--- in advertisex/contract/rules.py), called once per message. Each message leaves as one checked record: its rejection
--- (reason, detail, raw payload) or its standardized fields, with where it was read.
+-- in advertisex/contract/rules.py). The driver registers each view from a Table object,
+-- so the planner computes it once for all its readers and the UDF runs once per message.
+-- rowtime is the message timestamp (the producer's event time), so the watermark comes
+-- from the raw partitions and this stage keeps their order: nothing between the source
+-- and the joins re-orders records.
 
-INSERT INTO checked_impressions
-SELECT v.reason, v.detail, v.raw_payload, v.payload_encoding,
-       kafka_topic, kafka_partition, kafka_offset,
+-- late: behind the watermark on arrival (never before the first watermark). It is asked
+-- before the UDF and passed through it, because a Python operator holds the watermark
+-- back until its bundle is done: after it, the watermark lags the records.
+
+CREATE TEMPORARY VIEW checked_impressions AS
+SELECT v.checked_at_ms, v.reason, v.detail, v.raw_payload, v.payload_encoding,
+       kafka_topic, kafka_partition, kafka_offset, file_name, file_line,
        v.impression_id, v.event_time_ms, v.user_id, v.creative_id, v.campaign_id, v.website,
        v.bid_request_id, v.cost_micros, v.currency, v.device_type, v.country, v.user_agent,
        v.advertiser_id, v.campaign_name, v.campaign_status, v.campaign_daily_budget_micros,
-       v.campaign_known
+       v.campaign_known,
+       v.checked_at_ms - MOD(v.checked_at_ms, 60000) AS arrival_minute_ms,
+       v.late,
+       rowtime, proc_time
 FROM (
-  SELECT validate_impressions(payload) AS v, kafka_topic, kafka_partition, kafka_offset
+  SELECT validate_impressions(payload, COALESCE(rowtime < CURRENT_WATERMARK(rowtime), FALSE)) AS v, *
   FROM raw_impressions
 );
 
-INSERT INTO checked_clicks_conversions
-SELECT v.reason, v.detail, v.raw_payload, v.payload_encoding,
-       kafka_topic, kafka_partition, kafka_offset,
+CREATE TEMPORARY VIEW checked_clicks_conversions AS
+SELECT v.checked_at_ms, v.reason, v.detail, v.raw_payload, v.payload_encoding,
+       kafka_topic, kafka_partition, kafka_offset, file_name, file_line,
        v.event_id, v.event_time_ms, v.event_type, v.user_id, v.campaign_id, v.impression_id,
        v.conversion_type, v.conversion_value, v.currency,
        v.advertiser_id, v.campaign_name, v.campaign_status, v.campaign_daily_budget_micros,
-       v.campaign_known
+       v.campaign_known,
+       v.checked_at_ms - MOD(v.checked_at_ms, 60000) AS arrival_minute_ms,
+       v.late,
+       rowtime, proc_time
 FROM (
-  SELECT validate_clicks_conversions(payload) AS v, kafka_topic, kafka_partition, kafka_offset
+  SELECT validate_clicks_conversions(payload, COALESCE(rowtime < CURRENT_WATERMARK(rowtime), FALSE)) AS v, *
   FROM raw_clicks_conversions
 );
 
-INSERT INTO checked_bid_requests
-SELECT v.reason, v.detail, v.raw_payload, v.payload_encoding,
-       kafka_topic, kafka_partition, kafka_offset,
+CREATE TEMPORARY VIEW checked_bid_requests AS
+SELECT v.checked_at_ms, v.reason, v.detail, v.raw_payload, v.payload_encoding,
+       kafka_topic, kafka_partition, kafka_offset, file_name, file_line,
        v.request_id, v.event_time_ms, v.exchange, v.auction_type, v.bid_floor_micros,
        v.currency, v.user_id, v.user_segments, v.age_range, v.gender, v.device_type, v.os,
        v.user_agent, v.ip, v.country, v.site_domain, v.page_url, v.site_categories,
        v.targeted_campaign_ids, v.keywords, v.bid, v.won, v.bid_price_micros,
        v.clearing_price_micros, v.campaign_id, v.creative_id,
        v.advertiser_id, v.campaign_name, v.campaign_status, v.campaign_daily_budget_micros,
-       v.campaign_known
+       v.campaign_known,
+       v.checked_at_ms - MOD(v.checked_at_ms, 60000) AS arrival_minute_ms,
+       v.late,
+       rowtime, proc_time
 FROM (
-  SELECT validate_bid_requests(payload) AS v, kafka_topic, kafka_partition, kafka_offset
+  SELECT validate_bid_requests(payload, COALESCE(rowtime < CURRENT_WATERMARK(rowtime), FALSE)) AS v, *
   FROM raw_bid_requests
 );
