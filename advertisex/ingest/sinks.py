@@ -12,12 +12,15 @@ from advertisex.contract.bid_requests import plain_datum
 from advertisex.contract.clicks_csv import HEADER
 from advertisex.contract.schemas import bid_request_avsc
 from advertisex.ingest.avro_blocks import write_datum_blocks
+from advertisex.ingest.message_clock import MessageClock
 from advertisex.ingest.simulator import Emitted
 from advertisex.ingest.topics import CAMPAIGN_TOPIC, RAW_TOPICS
 
 
 class KafkaSink:
-    """Sends each message to its source's topic, keyed by record id, at an optional rate.
+    """Sends each message to its source's topic, keyed by record id, at an optional rate,
+    with its record's event time as the Kafka timestamp (MessageClock): the pipeline's
+    watermarks come from these timestamps.
 
     librdkafka batches and sends in its own threads; delivery failures are collected and
     raised on close, so nothing is lost without a word.
@@ -37,25 +40,35 @@ class KafkaSink:
         self.sent = 0
         self.bytes = 0
         self.failures: list[str] = []
+        self.clock = MessageClock()
         self._started = time.monotonic()
 
     def _delivered(self, error, message) -> None:
         if error is not None:
             self.failures.append(f"{message.topic()}: {error}")
 
-    def _produce(self, topic: str, key: bytes | None, value: bytes) -> None:
+    def _produce(self, topic: str, key: bytes | None, value: bytes, timestamp: int = 0) -> None:
+        """timestamp 0: the producer's clock (librdkafka's meaning of 0)."""
         while True:
             try:
-                self.producer.produce(topic, value=value, key=key, on_delivery=self._delivered)
+                self.producer.produce(
+                    topic, value=value, key=key, timestamp=timestamp, on_delivery=self._delivered
+                )
                 break
             except BufferError:  # the local queue is full: let librdkafka send some
                 self.producer.poll(0.05)
         self.producer.poll(0)
 
     def write(self, message: Emitted) -> None:
+        # No event time known yet for the source (an unreadable first record): 1 ms, the
+        # earliest instant, which moves no watermark; 0 would mean "now" to librdkafka.
+        timestamp = self.clock.stamp(message) or 1
         # A record with no readable id goes without a key, spread over the partitions.
         self._produce(
-            self.prefix + RAW_TOPICS[message.source], message.key.encode() or None, message.payload
+            self.prefix + RAW_TOPICS[message.source],
+            message.key.encode() or None,
+            message.payload,
+            timestamp,
         )
         self.sent += 1
         self.bytes += len(message.payload)
@@ -75,9 +88,17 @@ class KafkaSink:
     def close(self) -> None:
         left = self.producer.flush(60)
         if left or self.failures:
+            hint = ""
+            if any("INVALID_TIMESTAMP" in f for f in self.failures):
+                hint = (
+                    " (a message's event time lies too far ahead of the broker's clock for "
+                    "the topic: raise its message.timestamp.after.max.ms, which topics "
+                    "created by advertisex do)"
+                )
             raise KafkaDeliveryError(
                 f"{left} message(s) not delivered after 60 s, {len(self.failures)} failed"
                 + (f"; first failure: {self.failures[0]}" if self.failures else "")
+                + hint
             )
 
 
