@@ -85,7 +85,7 @@ def simulate(
     duplicates: Annotated[float, typer.Option(help="share of records redelivered")] = 0.0,
     malformed: Annotated[float, typer.Option(help="share of records malformed")] = 0.0,
     out_of_order: Annotated[float, typer.Option(help="share arriving 0.2-5 s late")] = 0.0,
-    late: Annotated[float, typer.Option(help="share arriving 60-300 s late")] = 0.0,
+    late: Annotated[float, typer.Option(help="share arriving 120-300 s late")] = 0.0,
     bots: Annotated[int, typer.Option(help="bot users clicking ~5 times/s")] = 0,
     unknown_campaigns: Annotated[
         float, typer.Option(help="share of impressions of a campaign missing from the dimension")

@@ -41,7 +41,13 @@ class Anomalies(BaseModel):
     duplicates: float = Field(0.0, ge=0, le=1, description="share of records redelivered")
     malformed: float = Field(0.0, ge=0, le=1, description="share replaced by a malformed one")
     out_of_order: float = Field(0.0, ge=0, le=1, description="share arriving 0.2-5 s late")
-    late: float = Field(0.0, ge=0, le=1, description="share arriving 60-300 s late")
+    late: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share arriving 120-300 s late, far behind the watermark; a record whose "
+        "join outcome this would put on an edge stays on time (docs/simulator.md)",
+    )
     bots: int = Field(0, ge=0, description="bot users, each clicking ~5 times a second")
     unknown_campaigns: float = Field(
         0.0, ge=0, le=1, description="share of impressions of a campaign missing from the dimension"

@@ -6,6 +6,11 @@ are clicked at the campaign's CTR seconds to minutes later, and clicks convert a
 minutes to days later. Every record goes through a queue ordered by arrival time, so the
 anomaly knobs (redeliveries, jitter, lateness, silence) reorder arrivals without touching
 event times. The ground truth is fed each record as it arrives.
+
+Late records are kept off the edges where a streaming join's outcome would depend on how
+Kafka partitions interleave: an impression that gets clicked is never late (nor offered to
+the bots once late), and a click is late only if it still arrives over a minute before its
+impression leaves join state and before its own conversion.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import heapq
 import math
 import random
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -80,8 +85,10 @@ class Simulator:
         self._queue: list[_Pending] = []
         self._seq = 0
         self._end_ms = config.start_ms + int(config.duration_s * 1000)
-        self._recent_impressions: deque[tuple[str, str]] = deque(maxlen=2000)
+        # (impression id, campaign id, event time) of on-time impressions, for the bots
+        self._recent_impressions: deque[tuple[str, str, int]] = deque(maxlen=2000)
         self.truth.bot_users = [f"bot-{i:03d}" for i in range(config.anomalies.bots)]
+        self.truth.campaigns = {row["campaign_id"]: row for row in self.campaigns()}
 
     # -- the campaign dimension ------------------------------------------------------------
     def campaigns(self) -> list[dict]:
@@ -244,19 +251,21 @@ class Simulator:
         }
         if rng.random() < 0.5:
             record["currency"] = "USD"
-        self._schedule(
-            Fact("impression", impression_id, t, campaign_id, user, cost_micros=cost), record
-        )
-        self._recent_impressions.append((impression_id, campaign_id))
+        # Seconds to minutes; a few clicks come after the 30-minute window. Known before the
+        # impression is queued: a clicked impression must not be late.
+        click_at = None
         if rng.random() < campaign.ctr:
-            # Seconds to minutes; a few clicks come after the 30-minute window.
-            self._click(
-                t + int(1000 * rng.lognormvariate(math.log(20), 1.3)),
-                user,
-                campaign_id,
-                impression_id,
-                campaign,
-            )
+            click_at = t + int(1000 * rng.lognormvariate(math.log(20), 1.3))
+        clicked = click_at is not None and click_at < self._end_ms
+        late = self._schedule(
+            Fact("impression", impression_id, t, campaign_id, user, cost_micros=cost),
+            record,
+            late_ok=lambda arrival: not clicked,
+        )
+        if not late:
+            self._recent_impressions.append((impression_id, campaign_id, t))
+        if click_at is not None:
+            self._click(click_at, user, campaign_id, impression_id, t, campaign)
         elif rng.random() < 0.001:
             # A view-through conversion: no click to attribute it to.
             self._conversion(
@@ -264,10 +273,17 @@ class Simulator:
             )
 
     def _click(
-        self, t: int, user: str, campaign_id: str, impression_id: str, campaign: Campaign | None
+        self,
+        t: int,
+        user: str,
+        campaign_id: str,
+        impression_id: str,
+        impression_ms: int,
+        campaign: Campaign | None,
     ) -> None:
         if t >= self._end_ms:
             return
+        rng = self.rng
         click_id = self._id("clk")
         record = {
             "event_id": click_id,
@@ -277,15 +293,22 @@ class Simulator:
             "campaign_id": campaign_id,
             "impression_id": impression_id,
         }
-        self._schedule(Fact("click", click_id, t, campaign_id, user, impression_id), record)
-        if campaign is not None and self.rng.random() < campaign.cvr:
-            # Minutes to days after the click: median 10 minutes, 1 in 100 after a day.
-            self._conversion(
-                t + int(1000 * self.rng.lognormvariate(math.log(600), 2.2)),
-                user,
-                campaign_id,
-                campaign,
+        # Minutes to days after the click: median 10 minutes, 1 in 100 after a day.
+        converts_at = None
+        if campaign is not None and rng.random() < campaign.cvr:
+            converts_at = t + int(1000 * rng.lognormvariate(math.log(600), 2.2))
+        expires = impression_ms + self.config.click_window_ms  # the impression leaves join state
+
+        def late_ok(arrival: int) -> bool:
+            return arrival + 60_000 < expires and (
+                converts_at is None or converts_at >= arrival + 60_000
             )
+
+        self._schedule(
+            Fact("click", click_id, t, campaign_id, user, impression_id), record, late_ok=late_ok
+        )
+        if converts_at is not None:
+            self._conversion(converts_at, user, campaign_id, campaign)
 
     def _conversion(self, t: int, user: str, campaign_id: str, campaign: Campaign) -> None:
         if t >= self._end_ms:
@@ -312,33 +335,40 @@ class Simulator:
         """A bot clicks recent impressions about five times a second."""
         for k in range(5):
             if self._recent_impressions:
-                impression_id, campaign_id = self.rng.choice(self._recent_impressions)
-                self._click(
-                    t0 + k * 200 + self.rng.randrange(50), bot, campaign_id, impression_id, None
-                )
+                impression_id, campaign_id, shown = self.rng.choice(self._recent_impressions)
+                at = t0 + k * 200 + self.rng.randrange(50)
+                self._click(at, bot, campaign_id, impression_id, shown, None)
 
     # -- the arrival queue -----------------------------------------------------------------
-    def _schedule(self, fact: Fact, record: dict) -> None:
+    def _schedule(
+        self, fact: Fact, record: dict, late_ok: Callable[[int], bool] | None = None
+    ) -> bool:
+        """Queue a record (and maybe a redelivery); whether it was made late. A record the
+        late knob picks arrives late only if late_ok(its late arrival time) allows it."""
         anomalies, rng = self.config.anomalies, self.rng
         offset_s = (fact.event_ms - self.config.start_ms) / 1000
         source = SOURCE_OF[fact.kind]
         if any(s.source == source and s.contains(offset_s) for s in anomalies.silent):
-            return  # the source is down: this record never arrives
+            return False  # the source is down: this record never arrives
         reason = None
         if rng.random() < anomalies.malformed:
             reason, payload = self.malformed.make(source, record)
         else:
             payload = self._encode(source, record)
-        arrival = fact.event_ms
+        arrival, late = fact.event_ms, False
         draw = rng.random()
         if draw < anomalies.late:
-            arrival += rng.randrange(60_000, 300_000)
+            # Far behind the watermark: the record's minute is surely closed on arrival.
+            delayed = arrival + rng.randrange(120_000, 300_000)
+            late = late_ok is None or late_ok(delayed)
+            arrival = delayed if late else arrival
         elif draw < anomalies.late + anomalies.out_of_order:
             arrival += rng.randrange(200, 5_000)
         self._push(arrival, fact, payload, reason)
         if rng.random() < anomalies.duplicates:
             # A redelivery repeats its original byte for byte, malformed or not.
             self._push(arrival + rng.randrange(1_000, 60_000), fact, payload, reason)
+        return late
 
     def _push(self, arrival: int, fact: Fact, payload: bytes, reason: str | None) -> None:
         self._seq += 1
@@ -350,9 +380,9 @@ class Simulator:
             item = heapq.heappop(queue)
             fact, source = item.fact, SOURCE_OF[item.fact.kind]
             if item.reason is None:
-                truth.arrived(source, fact)
+                truth.arrived(source, fact, item.arrival_ms)
             else:
-                truth.malformed(source, item.reason, fact.record_id, item.payload)
+                truth.malformed(source, item.reason, fact.record_id, item.payload, fact.event_ms)
             yield Emitted(
                 source,
                 fact.record_id,

@@ -4,7 +4,6 @@ The recount here reads what the simulator wrote, judges each record with the con
 reference rules, and applies dedup, lateness and attribution with code of its own.
 """
 
-import bisect
 import hashlib
 from collections import Counter, defaultdict
 
@@ -66,10 +65,32 @@ def judge(message):
 
 
 def recount(messages, config: SimulationConfig) -> dict:
+    """Dedup, lateness and both joins, replayed as an operator would run them: every message
+    moves its source's watermark by its timestamp; a join's watermark is the lower of its
+    inputs'; a record joins what is in state and stays while the watermark allows."""
     received, invalid, dups, late = Counter(), defaultdict(Counter), Counter(), Counter()
     seen, top, valid, late_ids = set(), {}, defaultdict(list), set()
+    ooo, click_window, conv_window = (
+        config.out_of_orderness_ms,
+        config.click_window_ms,
+        config.conversion_window_ms,
+    )
+
+    def watermark(*sources):  # None: an input has no watermark yet
+        marks = [top[s] - ooo for s in sources if s in top]
+        return min(marks) if len(marks) == len(sources) else None
+
+    def alive(bound, wm):
+        return wm is None or wm <= bound
+
+    impressions, clicks_by_imp = {}, defaultdict(list)  # the click join's state
+    clicks_by_user, convs_by_user = defaultdict(list), defaultdict(list)  # the conversion join's
+    attributed, joined = {}, defaultdict(list)
     for m in messages:  # arrival order
         received[m.source] += 1
+        own = watermark(m.source)
+        both = watermark("impressions", "clicks_conversions")
+        top[m.source] = max(top.get(m.source, m.event_ms), m.event_ms)  # the message timestamp
         record, reason = judge(m)
         if reason:
             invalid[m.source][reason] += 1
@@ -80,61 +101,82 @@ def recount(messages, config: SimulationConfig) -> dict:
             continue
         seen.add(rid)
         t = record["event_time_ms"]
-        if t < top.get(m.source, t) - config.out_of_orderness_ms:
+        if own is not None and t < own:
             late[m.source] += 1
             late_ids.add(rid)
-        top[m.source] = max(top.get(m.source, t), t)
         kind = record.get("event_type") or (
             "impression" if m.source == "impressions" else "bid_request"
         )
         valid[kind].append(record)
-    on_time = defaultdict(list)
-    on_time |= {
-        k: [
-            r
-            for r in v
+        if kind == "impression":
+            for c_t, c_id in clicks_by_imp[rid]:
+                if alive(c_t, both) and t <= c_t <= t + click_window:
+                    attributed[c_id] = rid
+            if alive(t + click_window, both):
+                impressions[rid] = t
+        elif kind == "click":
+            imp = record["impression_id"]
+            i_t = impressions.get(imp)
             if (
-                r.get("impression_id")
-                if k == "impression"
-                else r.get("event_id", r.get("request_id"))
-            )
-            not in late_ids
-        ]
-        for k, v in valid.items()
-    }
-    impressions = {r["impression_id"]: r["event_time_ms"] for r in on_time["impression"]}
-    attributed = {}
-    for c in on_time["click"]:
-        t_imp = impressions.get(c["impression_id"])
-        if t_imp is not None and t_imp <= c["event_time_ms"] <= t_imp + config.click_window_ms:
-            attributed[c["event_id"]] = c["impression_id"]
-    by_user = defaultdict(list)
-    for c in on_time["click"]:
-        by_user[(c["user_id"], c["campaign_id"])].append((c["event_time_ms"], c["event_id"]))
-    for clicks in by_user.values():
-        clicks.sort()
-    conversions = {}
-    for v in on_time["conversion"]:
-        clicks = by_user.get((v["user_id"], v["campaign_id"]), [])
-        i = bisect.bisect_right(clicks, (v["event_time_ms"], "\uffff")) - 1
-        if i >= 0 and v["event_time_ms"] - clicks[i][0] <= config.conversion_window_ms:
-            conversions[v["event_id"]] = clicks[i][1]
+                i_t is not None
+                and alive(i_t + click_window, both)
+                and i_t <= t <= i_t + click_window
+            ):
+                attributed[rid] = imp
+            if alive(t, both):
+                clicks_by_imp[imp].append((t, rid))
+            key = (record["user_id"], record["campaign_id"])
+            for x_t, x_id in convs_by_user[key]:
+                if alive(x_t, own) and t <= x_t <= t + conv_window:
+                    joined[x_id].append((t, rid))
+            if alive(t + conv_window, own):
+                clicks_by_user[key].append((t, rid))
+        elif kind == "conversion":
+            key = (record["user_id"], record["campaign_id"])
+            for c_t, c_id in clicks_by_user[key]:
+                if alive(c_t + conv_window, own) and c_t <= t <= c_t + conv_window:
+                    joined[rid].append((c_t, c_id))
+            if alive(t, own):
+                convs_by_user[key].append((t, rid))
+    record_id = {"impression": "impression_id", "bid_request": "request_id"}
+    ids = {k: sorted(r[record_id.get(k, "event_id")] for r in v) for k, v in valid.items()}
+    conversions = {x: max(found)[1] for x, found in joined.items()}
+    # campaign_metrics_1m's counts, from records that were not late
+    metrics = defaultdict(Counter)
+    for kind, records in valid.items():
+        for r in records:
+            rid = r[record_id.get(kind, "event_id")]
+            if rid in late_ids:
+                continue
+            if kind == "bid_request" and not r["bid"]:
+                continue
+            campaign = r["campaign_id"]
+            row = metrics[(campaign, r["event_time_ms"] // 60_000 * 60_000)]
+            if kind == "impression":
+                row["impressions"] += 1
+                row["spend_micros"] += r["cost_micros"] or 0
+            elif kind == "click":
+                row["clicks"] += 1
+                row["attributed_clicks"] += rid in attributed
+            elif kind == "conversion":
+                row["conversions"] += 1
+                row["unattributed_conversions"] += rid not in conversions
+            else:
+                row["bids"] += 1
+                row["wins"] += r["won"]
+    unattributed = sum(c not in attributed for c in ids.get("click", [])) + sum(
+        x not in conversions for x in ids.get("conversion", [])
+    )
     return {
         "received": dict(received),
         "invalid": {s: dict(c) for s, c in invalid.items()},
         "duplicates": dict(dups),
         "late": dict(late),
-        "ids": {
-            k: sorted(
-                r.get("impression_id")
-                if k == "impression"
-                else r.get("event_id", r.get("request_id"))
-                for r in v
-            )
-            for k, v in valid.items()
-        },
+        "ids": ids,
         "attributed_clicks": attributed,
         "attributed_conversions": conversions,
+        "unattributed": unattributed,
+        "metrics": {k: +v for k, v in metrics.items()},
     }
 
 
@@ -147,23 +189,40 @@ def test_ground_truth_agrees_with_an_independent_recount():
     truth = sim.truth.to_dict()
     mine = recount(messages, config)
 
+    # No join here depends on how partitions interleave, so a real run must agree.
+    assert truth["ambiguities"] == []
     for source, row in truth["sources"].items():
         assert row["received"] == mine["received"][source]
         assert row["invalid"] == mine["invalid"].get(source, {})
         assert row["duplicates"] == mine["duplicates"].get(source, 0)
         assert row["late"] == mine["late"].get(source, 0)
+    assert truth["sources"]["clicks_conversions"]["unattributed"] == mine["unattributed"]
     assert truth["ids"]["impressions"] == mine["ids"]["impression"]
     assert truth["ids"]["clicks"] == mine["ids"]["click"]
     assert truth["ids"]["conversions"] == mine["ids"]["conversion"]
     assert truth["ids"]["bid_requests"] == mine["ids"]["bid_request"]
     assert truth["attributed_clicks"] == mine["attributed_clicks"]
     assert truth["attributed_conversions"] == mine["attributed_conversions"]
-    # The run is big enough that every part of the truth is exercised.
+    counted = ("impressions", "clicks", "attributed_clicks", "conversions")
+    counted += ("unattributed_conversions", "spend_micros", "bids", "wins")
+    rows = {
+        (r["campaign_id"], r["window_start_ms"]): +Counter({k: r[k] for k in counted})
+        for r in truth["campaign_metrics_1m"]
+    }
+    assert rows == mine["metrics"]
+    # The run is big enough that every part of the truth is exercised, late records too.
     assert len(truth["attributed_clicks"]) > 50
     assert len(truth["attributed_conversions"]) >= 1
     assert all(truth["sources"][s]["duplicates"] > 0 for s in truth["sources"])
     assert all(truth["sources"][s]["late"] > 0 for s in truth["sources"])
+    assert set(truth["late_ids"]) & set(truth["attributed_clicks"])  # late clicks still join
     assert sum(u["clicks"] for u in truth["unattributed"].values()) > 0
+    known = {c["campaign_id"] for c in sim.campaigns()}
+    for r in truth["campaign_metrics_1m"]:
+        assert r["campaign_known"] == (r["campaign_id"] in known)
+        assert (r["advertiser_id"] is None) != r["campaign_known"]
+        assert r["unattributed_clicks"] == r["clicks"] - r["attributed_clicks"]
+    assert not all(r["campaign_known"] for r in truth["campaign_metrics_1m"])
 
 
 def test_every_malformed_kind_is_made_and_rejected_with_its_reason():
