@@ -886,9 +886,11 @@ def main() -> None:
         with FlinkRest(cfg.flink_rest_url) as rest:
             rest.overview()
         AdminClient({"bootstrap.servers": cfg.kafka_bootstrap}).list_topics(timeout=10)
-    except (FlinkUnreachable, FlinkError, KafkaException) as exc:
+    except (FlinkUnreachable, FlinkError, KafkaException):
         raise SystemExit(
-            f"the stack is not reachable ({exc}): `advertisex stack up kafka flink`"
+            f"error: the stack does not answer (Kafka {cfg.kafka_bootstrap}, Flink "
+            f"{cfg.flink_rest_url}): start it with `advertisex stack up kafka flink` "
+            "(same ADVERTISEX_* variables)"
         ) from None
     pipeline = args.pipeline.resolve()
     if REPO not in pipeline.parents:
