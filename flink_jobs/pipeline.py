@@ -46,10 +46,11 @@ class PipelineSettings(BaseModel):
     dedup_horizon: str = Field("24 h", description="first-wins state per id is kept this long")
     idle_timeout: str = Field("5 s", description="a quiet partition stops holding time back")
     checkpoint_interval: str = "5 s"
-    parallelism: int = Field(1, ge=1)
+    parallelism: int | None = Field(None, ge=1, description="default: flink run -p, or 1")
 
     def sql_parameters(self) -> dict[str, str]:
         return {
+            "out_of_orderness": _interval(self.out_of_orderness_s),
             "click_window": _interval(self.click_window_s),
             "click_window_ms": str(self.click_window_s * 1000),
             "conversion_window": _interval(self.conversion_window_s),
@@ -60,7 +61,6 @@ class PipelineSettings(BaseModel):
         config = env.get_config()
         for key, value in {
             "pipeline.name": job_name,
-            "parallelism.default": str(self.parallelism),
             "execution.checkpointing.interval": self.checkpoint_interval,
             "table.exec.state.ttl": self.dedup_horizon,
             "table.exec.source.idle-timeout": self.idle_timeout,
@@ -72,6 +72,8 @@ class PipelineSettings(BaseModel):
             "table.exec.sink.upsert-materialize": "NONE",
         }.items():
             config.set(key, value)
+        if self.parallelism:
+            config.set("parallelism.default", str(self.parallelism))
 
 
 def _interval(seconds: int) -> str:
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, field in PipelineSettings.model_fields.items():
         parser.add_argument(
             "--" + name.replace("_", "-"),
-            type=field.annotation if field.annotation is int else str,
+            type=int if field.annotation in (int, int | None) else str,
             default=field.default,
             help=field.description,
         )

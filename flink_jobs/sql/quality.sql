@@ -42,6 +42,16 @@ SELECT CONCAT(source, ':', CAST(arrival_minute_ms AS STRING)),
        CAST(SUM(received) AS BIGINT), CAST(SUM(first_seen) AS BIGINT), COUNT(reason),
        COLLECT(reason), CAST(SUM(valid_any) - SUM(first_seen) AS BIGINT),
        CAST(SUM(late) AS BIGINT), CAST(SUM(unattributed) AS BIGINT),
-       PERCENTILE(delay_ms, 0.5), MAX(delay_ms)
-FROM quality_signals
+       PERCENTILE(delay_2_digits, 0.5), MAX(delay_ms)
+FROM (
+  -- The median of the delays rounded to two significant digits: PERCENTILE keeps a count
+  -- per distinct value and sorts them on every update, so exact milliseconds (all
+  -- distinct) would cost a sort of the whole minute per record.
+  SELECT *,
+         CASE WHEN delay_ms > 0
+              THEN ROUND(delay_ms / POWER(10, FLOOR(LOG10(delay_ms)) - 1))
+                   * POWER(10, FLOOR(LOG10(delay_ms)) - 1)
+              ELSE CAST(delay_ms AS DOUBLE) END AS delay_2_digits
+  FROM quality_signals
+)
 GROUP BY source, arrival_minute_ms;

@@ -6,9 +6,11 @@
 -- from the raw partitions and this stage keeps their order: nothing between the source
 -- and the joins re-orders records.
 
--- late: behind the watermark on arrival (never before the first watermark). It is asked
--- before the UDF and passed through it, because a Python operator holds the watermark
--- back until its bundle is done: after it, the watermark lags the records.
+-- late: behind its partition's watermark on arrival, that is more than the allowed
+-- out-of-orderness behind the highest event time its partition has brought so far. Kept
+-- as state per partition rather than asked of CURRENT_WATERMARK: the operator's watermark
+-- moves in steps whose size depends on how records were fetched and buffered, so the
+-- same backlog would be judged differently from run to run. It is passed through the UDF.
 
 CREATE TEMPORARY VIEW checked_impressions AS
 SELECT v.checked_at_ms, v.reason, v.detail, v.raw_payload, v.payload_encoding,
@@ -21,8 +23,12 @@ SELECT v.checked_at_ms, v.reason, v.detail, v.raw_payload, v.payload_encoding,
        v.late,
        rowtime, proc_time
 FROM (
-  SELECT validate_impressions(payload, COALESCE(rowtime < CURRENT_WATERMARK(rowtime), FALSE)) AS v, *
-  FROM raw_impressions
+  SELECT validate_impressions(payload, late) AS v, * FROM (
+    SELECT *, rowtime < MAX(rowtime) OVER (
+                PARTITION BY kafka_partition ORDER BY proc_time
+                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - ${out_of_orderness} AS late
+    FROM raw_impressions
+  )
 );
 
 CREATE TEMPORARY VIEW checked_clicks_conversions AS
@@ -36,8 +42,12 @@ SELECT v.checked_at_ms, v.reason, v.detail, v.raw_payload, v.payload_encoding,
        v.late,
        rowtime, proc_time
 FROM (
-  SELECT validate_clicks_conversions(payload, COALESCE(rowtime < CURRENT_WATERMARK(rowtime), FALSE)) AS v, *
-  FROM raw_clicks_conversions
+  SELECT validate_clicks_conversions(payload, late) AS v, * FROM (
+    SELECT *, rowtime < MAX(rowtime) OVER (
+                PARTITION BY kafka_partition ORDER BY proc_time
+                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - ${out_of_orderness} AS late
+    FROM raw_clicks_conversions
+  )
 );
 
 CREATE TEMPORARY VIEW checked_bid_requests AS
@@ -54,6 +64,10 @@ SELECT v.checked_at_ms, v.reason, v.detail, v.raw_payload, v.payload_encoding,
        v.late,
        rowtime, proc_time
 FROM (
-  SELECT validate_bid_requests(payload, COALESCE(rowtime < CURRENT_WATERMARK(rowtime), FALSE)) AS v, *
-  FROM raw_bid_requests
+  SELECT validate_bid_requests(payload, late) AS v, * FROM (
+    SELECT *, rowtime < MAX(rowtime) OVER (
+                PARTITION BY kafka_partition ORDER BY proc_time
+                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - ${out_of_orderness} AS late
+    FROM raw_bid_requests
+  )
 );
