@@ -10,11 +10,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Producer
 from golden import as_in_a_file, compare  # tests/flink_jobs/golden.py
+from kafka_outputs import CLOSERS_DQ, PARTITIONS, read_outputs, send_closers, without_closers
 
-from advertisex.contract.bid_requests import encode_bid_request
-from advertisex.contract.topics import RAW_TOPICS, output_topics
 from advertisex.ingest.config import Anomalies, SimulationConfig
 from advertisex.ingest.simulator import Simulator
 from advertisex.ingest.sinks import FileSink, KafkaSink
@@ -23,7 +21,6 @@ from advertisex.jobs.flink_rest import FlinkRest
 from advertisex.jobs.submit import submit_python_job
 from advertisex.stack.jars import resolve
 from flink_jobs.batch import run_batch
-from flink_jobs.tables import UPSERT_OUTPUTS
 
 PIPELINE = Path(__file__).parents[2] / "flink_jobs" / "pipeline.py"
 # Yesterday's midnight: within the raw topics' retention (counted from the message
@@ -31,8 +28,6 @@ PIPELINE = Path(__file__).parents[2] / "flink_jobs" / "pipeline.py"
 # seeded traffic is the same.
 START = (int(time.time()) // 86_400 - 1) * 86_400_000
 DURATION = 300
-PARTITIONS = 4
-CLOSING = "closing-"
 
 
 @pytest.fixture(scope="module")
@@ -68,74 +63,6 @@ def batch_outputs(simulation, tmp_path_factory) -> dict[str, list[dict]]:
         name: [json.loads(line) for line in (out / name / "part-0.jsonl").read_text().splitlines()]
         for name in counts
     }
-
-
-def closing_messages(close_ms: int, n: int) -> dict[str, bytes]:
-    """One valid record per raw topic far in event time after the run (8 days, past every
-    window): one sent to each partition moves every partition's watermark on, so the last
-    windows and joins of the run close, as later traffic would close them."""
-    impression = {
-        "impression_id": f"{CLOSING}imp-{n}",
-        "event_time": close_ms,
-        "user_id": f"{CLOSING}user",
-        "creative_id": "cr",
-        "campaign_id": f"{CLOSING}campaign",
-        "website": "example.com",
-    }
-    click = f"{CLOSING}clk-{n},{close_ms},click,{CLOSING}user,{CLOSING}campaign,{CLOSING}imp-{n},,,"
-    bid = {
-        "request_id": f"{CLOSING}br-{n}",
-        "event_time": close_ms,
-        "exchange": "x",
-        "auction_type": "FIRST_PRICE",
-        "bid_floor_micros": 0,
-        "currency": "USD",
-        "user": {},
-        "device": {},
-        "site": {"domain": "example.com"},
-        "targeting": {},
-    }
-    return {
-        "impressions": json.dumps(impression).encode(),
-        "clicks_conversions": click.encode(),
-        "bid_requests": encode_bid_request(bid),
-    }
-
-
-def send_closers(bootstrap: str, prefix: str, close_ms: int) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap})
-    for partition in range(PARTITIONS):
-        for source, payload in closing_messages(close_ms, partition).items():
-            producer.produce(
-                prefix + RAW_TOPICS[source], payload, partition=partition, timestamp=close_ms
-            )
-    assert producer.flush(30) == 0
-
-
-def read_outputs(read_topic, bootstrap: str, prefix: str) -> dict[str, list[dict]]:
-    """Every output topic's rows; upsert topics folded to their latest row per key."""
-    outputs = {}
-    for name, topic in output_topics().items():
-        messages = read_topic(bootstrap, prefix + topic)
-        if name in UPSERT_OUTPUTS:
-            latest: dict[bytes, dict | None] = {}
-            for m in messages:
-                latest[m.key] = None if m.value is None else json.loads(m.value)
-            outputs[name] = [row for row in latest.values() if row is not None]
-        else:
-            outputs[name] = [json.loads(m.value) for m in messages]
-    return outputs
-
-
-def without_closers(outputs: dict[str, list[dict]]) -> dict[str, list[dict]]:
-    def closing(row: dict) -> bool:
-        return any(isinstance(v, str) and v.startswith(CLOSING) for v in row.values())
-
-    return {name: [r for r in rows if not closing(r)] for name, rows in outputs.items()}
-
-
-# What the closers add to dq_metrics: one valid record per partition of each source.
-CLOSERS_DQ = {source: {"received": PARTITIONS, "valid": PARTITIONS} for source in RAW_TOPICS}
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,81 @@
+"""The streaming job's side of the golden tests: closing a run's windows, and reading the
+output topics back."""
+
+import json
+
+from confluent_kafka import Producer
+
+from advertisex.contract.bid_requests import encode_bid_request
+from advertisex.contract.topics import RAW_TOPICS, output_topics
+from flink_jobs.tables import UPSERT_OUTPUTS
+
+PARTITIONS = 4
+CLOSING = "closing-"
+
+
+def closing_messages(close_ms: int, n: int) -> dict[str, bytes]:
+    """One valid record per raw topic far in event time after the run (8 days, past every
+    window): one sent to each partition moves every partition's watermark on, so the last
+    windows and joins of the run close, as later traffic would close them."""
+    impression = {
+        "impression_id": f"{CLOSING}imp-{n}",
+        "event_time": close_ms,
+        "user_id": f"{CLOSING}user",
+        "creative_id": "cr",
+        "campaign_id": f"{CLOSING}campaign",
+        "website": "example.com",
+    }
+    click = f"{CLOSING}clk-{n},{close_ms},click,{CLOSING}user,{CLOSING}campaign,{CLOSING}imp-{n},,,"
+    bid = {
+        "request_id": f"{CLOSING}br-{n}",
+        "event_time": close_ms,
+        "exchange": "x",
+        "auction_type": "FIRST_PRICE",
+        "bid_floor_micros": 0,
+        "currency": "USD",
+        "user": {},
+        "device": {},
+        "site": {"domain": "example.com"},
+        "targeting": {},
+    }
+    return {
+        "impressions": json.dumps(impression).encode(),
+        "clicks_conversions": click.encode(),
+        "bid_requests": encode_bid_request(bid),
+    }
+
+
+def send_closers(bootstrap: str, prefix: str, close_ms: int) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for partition in range(PARTITIONS):
+        for source, payload in closing_messages(close_ms, partition).items():
+            producer.produce(
+                prefix + RAW_TOPICS[source], payload, partition=partition, timestamp=close_ms
+            )
+    assert producer.flush(30) == 0
+
+
+def read_outputs(read_topic, bootstrap: str, prefix: str) -> dict[str, list[dict]]:
+    """Every output topic's rows; upsert topics folded to their latest row per key."""
+    outputs = {}
+    for name, topic in output_topics().items():
+        messages = read_topic(bootstrap, prefix + topic)
+        if name in UPSERT_OUTPUTS:
+            latest: dict[bytes, dict | None] = {}
+            for m in messages:
+                latest[m.key] = None if m.value is None else json.loads(m.value)
+            outputs[name] = [row for row in latest.values() if row is not None]
+        else:
+            outputs[name] = [json.loads(m.value) for m in messages]
+    return outputs
+
+
+def without_closers(outputs: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    def closing(row: dict) -> bool:
+        return any(isinstance(v, str) and v.startswith(CLOSING) for v in row.values())
+
+    return {name: [r for r in rows if not closing(r)] for name, rows in outputs.items()}
+
+
+# What the closers add to dq_metrics: one valid record per partition of each source.
+CLOSERS_DQ = {source: {"received": PARTITIONS, "valid": PARTITIONS} for source in RAW_TOPICS}
