@@ -36,7 +36,7 @@ class KafkaOptions(BaseModel):
     topic_prefix: str = Field("", description="put before every topic name (isolated runs)")
     startup_mode: str = Field("group-offsets", description="where a new job starts reading")
     transactional_prefix: str = "advertisex-pipeline"
-    max_drift_s: int = Field(5, gt=0, description="how far a partition may read ahead")
+    max_drift_s: int = Field(30, gt=0, description="how far a partition may read ahead")
 
 
 def _event_time(schema: Schema.Builder, out_of_orderness_s: int) -> Schema.Builder:
@@ -88,12 +88,14 @@ class KafkaTables:
             # A watermark after every record, not every 200 ms: on a backlog, records read
             # between two periodic watermarks would be judged against a stale one.
             .option("scan.watermark.emit.strategy", "on-event")
-            # Partitions (and the three sources) read in step: one running far ahead on a
-            # backlog would make records of the others look late to the joins and
-            # windows downstream. A reader pauses a partition this far ahead of the rest.
+            # Partitions (and the three sources) read in step: on a backlog one running far
+            # ahead would hold join state for the others' sake, and a partition wrongly
+            # taken for idle would let the joins' watermark jump. A reader pauses a
+            # partition this far ahead of the slowest; it may then catch up by at most
+            # max-drift per update interval (a cap on replay speed: 120x real time).
             .option("scan.watermark.alignment.group", "advertisex-raw")
             .option("scan.watermark.alignment.max-drift", f"{self.options.max_drift_s} s")
-            .option("scan.watermark.alignment.update-interval", "1 s")
+            .option("scan.watermark.alignment.update-interval", "250 ms")
             .option("properties.group.id", self.options.group_id)
             .option("scan.startup.mode", self.options.startup_mode)
             # A group without committed offsets (the first run) starts at the beginning.
