@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from golden import as_in_a_file, compare  # tests/flink_jobs/golden.py
 from kafka_outputs import CLOSERS_DQ, PARTITIONS, read_outputs, send_closers, without_closers
+from kafka_reader import read_to_end  # tests/kafka_reader.py
 
 from advertisex.ingest.config import Anomalies, SimulationConfig
 from advertisex.ingest.simulator import Simulator
@@ -67,8 +68,6 @@ def batch_outputs(simulation, tmp_path_factory) -> dict[str, list[dict]]:
 
 @pytest.fixture(scope="module")
 def streaming_outputs(simulation, flink, tmp_path_factory):
-    from conftest import read_to_end  # tests/conftest.py (a module-scoped fixture needs it)
-
     campaigns, messages, truth = simulation
     cfg = flink
     prefix = f"g{uuid.uuid4().hex[:6]}."

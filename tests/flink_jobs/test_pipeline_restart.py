@@ -6,9 +6,9 @@ import time
 import uuid
 from pathlib import Path
 
-from conftest import read_to_end
 from golden import compare
 from kafka_outputs import CLOSERS_DQ, PARTITIONS, read_outputs, send_closers, without_closers
+from kafka_reader import read_to_end  # tests/kafka_reader.py
 
 from advertisex.ingest.config import Anomalies, SimulationConfig
 from advertisex.ingest.simulator import Simulator
