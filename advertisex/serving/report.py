@@ -122,6 +122,17 @@ def check_campaign_id(value: str) -> str:
     return campaign
 
 
+def parse_table_names(pairs: list[str]) -> dict[str, str]:
+    """`--table impressions=impressions_v2` pairs as a dict."""
+    names = {}
+    for pair in pairs:
+        name, _, actual = pair.partition("=")
+        if not (templates.is_identifier(name) and templates.is_identifier(actual)):
+            raise BadArgument("--table", f"{pair!r} is not NAME=ACTUAL (impressions=imp_v2)")
+        names[name] = actual
+    return names
+
+
 def check_positive(option: str, value: int, example: int) -> int:
     if value < 1:
         raise BadArgument(option, f"{value} is not a positive number (e.g. {option} {example})")
@@ -198,7 +209,7 @@ _MISSING_TABLE = re.compile(
 class Broker:
     """Runs the report's query files on a Pinot broker with pinotdb."""
 
-    def __init__(self, url: str, timeout: float = 30.0):
+    def __init__(self, url: str, timeout: float = 30.0, tables: Mapping[str, str] | None = None):
         parts = urlsplit(url if "://" in url else f"http://{url}")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise BadArgument("--broker", f"{url!r} is not a URL like http://127.0.0.1:8099")
@@ -207,6 +218,7 @@ class Broker:
         except ValueError:
             raise BadArgument("--broker", f"{url!r} has a bad port") from None
         self.url = f"{parts.scheme}://{parts.hostname}:{port}"
+        self.tables = dict(tables or {})
         self._connection = pinotdb.connect(
             host=parts.hostname,
             port=port,
@@ -218,7 +230,8 @@ class Broker:
     def query(self, name: str, **values: object) -> list[dict]:
         """Rows of query file `name` with these parameter values, as dicts by column."""
         template = templates.load(name)
-        sql = template.render(values)
+        sql = template.render(values, self.tables)
+        table = self.tables.get(template.table, template.table)
         try:
             cursor = self._connection.cursor()
             cursor.execute(sql)
@@ -231,7 +244,7 @@ class Broker:
         except pinotdb.exceptions.DatabaseError as exc:
             if _MISSING_TABLE.search(str(exc)):
                 raise ReportError(
-                    f"Pinot has no table {template.table!r}: create the tables with "
+                    f"Pinot at {self.url} has no table {table!r}: create the tables with "
                     "`advertisex bootstrap`"
                 ) from None
             raise ReportError(

@@ -24,6 +24,7 @@ _PARAMETER = re.compile(
     r"\s*/\*\s*:(?P<name>[a-z_][a-z0-9_]*)\s*\*/"
 )
 _MARKER = re.compile(r"/\*\s*:")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TABLE = re.compile(r"\bFROM\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
 
 
@@ -53,8 +54,9 @@ class QueryTemplate:
         """The one table the query reads."""
         return _TABLE.search(self.body).group(1)
 
-    def render(self, values: Mapping[str, object]) -> str:
-        """The query with every parameter's value in place, without comments."""
+    def render(self, values: Mapping[str, object], tables: Mapping[str, str] | None = None) -> str:
+        """The query with every parameter's value in place, without comments; `tables`
+        maps a table name to the name to read instead."""
         missing = set(self.parameters) - set(values)
         unknown = set(values) - set(self.parameters)
         if missing or unknown:
@@ -67,7 +69,12 @@ class QueryTemplate:
             name = match["name"]
             return sql_literal(values[name], _kind(match["literal"]), f"{self.name}:{name}")
 
-        return _PARAMETER.sub(replace, self.body)
+        actual = (tables or {}).get(self.table, self.table)
+        if not _IDENTIFIER.fullmatch(actual):
+            raise TemplateError(f"{self.name}: {actual!r} is not a table name")
+        # The table first: a string value that holds "FROM" must stay as it is.
+        body = _TABLE.sub(f"FROM {actual}", self.body, count=1)
+        return _PARAMETER.sub(replace, body)
 
 
 def _kind(literal: str) -> str:
@@ -102,6 +109,10 @@ def load(name: str) -> QueryTemplate:
     if len(_MARKER.findall(template.body)) != len(_PARAMETER.findall(template.body)):
         raise TemplateError(f"{path}: a /* :name */ marker does not follow a literal")
     return template
+
+
+def is_identifier(text: str) -> bool:
+    return bool(_IDENTIFIER.fullmatch(text))
 
 
 def query_names() -> list[str]:

@@ -19,6 +19,7 @@ from advertisex.serving.report import (
     check_campaign_id,
     derive_metrics,
     parse_instant,
+    parse_table_names,
     ratio,
     time_range,
 )
@@ -83,6 +84,16 @@ def test_campaign_id_is_trimmed_and_checked():
     for bad in ["", "  ", "a\nb"]:
         with pytest.raises(BadArgument, match="--campaign"):
             check_campaign_id(bad)
+
+
+def test_table_names_are_pairs_of_identifiers():
+    assert parse_table_names(["impressions=imp_v2", "attributed_clicks=ac"]) == {
+        "impressions": "imp_v2",
+        "attributed_clicks": "ac",
+    }
+    for bad in ["impressions", "impressions=", "=x", "impressions=a b", "a;b=c"]:
+        with pytest.raises(BadArgument, match="NAME=ACTUAL"):
+            parse_table_names([bad])
 
 
 # --- the metrics ---------------------------------------------------------------------------
@@ -345,6 +356,7 @@ def free_port() -> int:
         (["--limit", "-1"], "--limit"),
         (["--campaign", " "], "--campaign"),
         (["--broker", "ftp://x"], "http://127.0.0.1:8099"),
+        (["--table", "impressions"], "NAME=ACTUAL"),
     ],
 )
 def test_bad_arguments_say_what_is_wrong(args, says):

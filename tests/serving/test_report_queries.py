@@ -119,3 +119,13 @@ def test_parameter_kinds_follow_their_literals():
     query = QueryTemplate("q", "SELECT 1 FROM t WHERE a = 'x' /* :s */ AND b > -3 /* :n */")
     assert query.parameters == {"s": "str", "n": "int"}
     assert query.render({"s": "y", "n": 4}) == "SELECT 1 FROM t WHERE a = 'y' AND b > 4"
+
+
+def test_render_can_read_another_table_of_the_same_columns():
+    query = templates.load("campaign_time_series")
+    values = {"campaign_id": "FROM x", "from_ms": 0, "to_ms": 1, "limit": 1}
+    sql = query.render(values, {"campaign_metrics_1m": "metrics_test_1"})
+    assert "FROM metrics_test_1\n" in sql and "campaign_id = 'FROM x'" in sql
+    assert query.render(values, {"impressions": "other"}) == query.render(values)
+    with pytest.raises(TemplateError, match="table name"):
+        query.render(values, {"campaign_metrics_1m": "a; DROP"})
