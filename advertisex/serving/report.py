@@ -122,15 +122,17 @@ def check_campaign_id(value: str) -> str:
     return campaign
 
 
-def parse_table_names(pairs: list[str]) -> dict[str, str]:
-    """`--table impressions=impressions_v2` pairs as a dict."""
-    names = {}
-    for pair in pairs:
-        name, _, actual = pair.partition("=")
-        if not (templates.is_identifier(name) and templates.is_identifier(actual)):
-            raise BadArgument("--table", f"{pair!r} is not NAME=ACTUAL (impressions=imp_v2)")
-        names[name] = actual
-    return names
+def prefixed_tables(prefix: str) -> dict[str, str]:
+    """Each table the queries read under its name with `prefix` before it, as
+    `advertisex bootstrap --table-prefix` names them."""
+    tables = {templates.load(name).table for name in templates.query_names()}
+    named = {table: prefix + table for table in sorted(tables)}
+    if not all(templates.is_identifier(actual) for actual in named.values()):
+        raise BadArgument(
+            "--table-prefix",
+            f"{prefix!r}: letters, digits and _ only, not a digit first (e.g. test_)",
+        )
+    return named
 
 
 def check_positive(option: str, value: int, example: int) -> int:

@@ -19,7 +19,7 @@ from advertisex.serving.report import (
     check_campaign_id,
     check_positive,
     now_ms,
-    parse_table_names,
+    prefixed_tables,
     time_range,
 )
 from advertisex.serving.report_format import FORMATS, to_csv, to_json, to_table
@@ -56,10 +56,9 @@ def report(
     broker: Annotated[
         str | None, typer.Option(help="the Pinot broker URL; default: the local stack's")
     ] = None,
-    table: Annotated[
-        list[str] | None,
-        typer.Option(help="NAME=ACTUAL: read Pinot table ACTUAL for NAME (repeatable)"),
-    ] = None,
+    table_prefix: Annotated[
+        str, typer.Option(help="before every table name, as in `advertisex bootstrap`")
+    ] = "",
 ) -> None:
     """Campaign performance from Pinot: impressions, clicks, conversions, spend, CTR, CVR,
     CPM, CPC, CPA and win rate per campaign or advertiser over a time range (whole UTC
@@ -75,7 +74,7 @@ def report(
         if top is not None:
             check_positive("--top", top, 10)
         check_positive("--limit", limit, 1000)
-        tables = parse_table_names(table or [])
+        tables = prefixed_tables(table_prefix)
         pinot = Broker(broker or StackConfig().pinot_broker_url, tables=tables)
     except BadArgument as exc:
         raise typer.BadParameter(exc.detail, param_hint=f"'{exc.option}'") from None

@@ -19,7 +19,7 @@ from advertisex.serving.report import (
     check_campaign_id,
     derive_metrics,
     parse_instant,
-    parse_table_names,
+    prefixed_tables,
     ratio,
     time_range,
 )
@@ -86,14 +86,16 @@ def test_campaign_id_is_trimmed_and_checked():
             check_campaign_id(bad)
 
 
-def test_table_names_are_pairs_of_identifiers():
-    assert parse_table_names(["impressions=imp_v2", "attributed_clicks=ac"]) == {
-        "impressions": "imp_v2",
-        "attributed_clicks": "ac",
+def test_table_prefix_goes_before_every_table():
+    assert prefixed_tables("") == {
+        "attributed_clicks": "attributed_clicks",
+        "campaign_metrics_1m": "campaign_metrics_1m",
+        "impressions": "impressions",
     }
-    for bad in ["impressions", "impressions=", "=x", "impressions=a b", "a;b=c"]:
-        with pytest.raises(BadArgument, match="NAME=ACTUAL"):
-            parse_table_names([bad])
+    assert prefixed_tables("t1_")["impressions"] == "t1_impressions"
+    for bad in ["1x_", "a-b", "a b", "x;"]:
+        with pytest.raises(BadArgument, match="--table-prefix"):
+            prefixed_tables(bad)
 
 
 # --- the metrics ---------------------------------------------------------------------------
@@ -356,7 +358,7 @@ def free_port() -> int:
         (["--limit", "-1"], "--limit"),
         (["--campaign", " "], "--campaign"),
         (["--broker", "ftp://x"], "http://127.0.0.1:8099"),
-        (["--table", "impressions"], "NAME=ACTUAL"),
+        (["--table-prefix", "a-b"], "letters, digits and _"),
     ],
 )
 def test_bad_arguments_say_what_is_wrong(args, says):
