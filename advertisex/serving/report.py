@@ -153,7 +153,6 @@ COUNTS = (
     "bids",
     "wins",
 )
-RATIOS = ("ctr", "cvr", "cpm", "cpc", "cpa", "win_rate")
 
 
 def ratio(numerator: float, denominator: float, scale: float = 1.0) -> float | None:
@@ -238,6 +237,11 @@ class Broker:
             cursor = self._connection.cursor()
             cursor.execute(sql)
             rows = cursor.fetchall()
+        except httpx.TimeoutException:
+            raise ReportError(
+                f"the Pinot broker at {self.url} did not answer the query {name} in time: "
+                "is the Pinot server up (`advertisex stack status`)?"
+            ) from None
         except httpx.TransportError as exc:
             raise ReportError(
                 f"the Pinot broker at {self.url} is not reachable ({type(exc).__name__}): "
@@ -245,9 +249,11 @@ class Broker:
             ) from None
         except pinotdb.exceptions.DatabaseError as exc:
             if _MISSING_TABLE.search(str(exc)):
+                prefix = table.removesuffix(template.table) if table != template.table else ""
+                command = "advertisex bootstrap" + (f" --table-prefix {prefix}" if prefix else "")
                 raise ReportError(
                     f"Pinot at {self.url} has no table {table!r}: create the tables with "
-                    "`advertisex bootstrap`"
+                    f"`{command}`"
                 ) from None
             raise ReportError(
                 f"Pinot at {self.url} refused the query {name}: {exc}\n{sql}"
