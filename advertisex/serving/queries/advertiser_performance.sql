@@ -4,6 +4,8 @@
 -- The report derives the ratios from these sums: spend = spend_micros / 1e6,
 -- CTR = clicks / impressions, CVR = conversions / clicks, CPM = spend / impressions * 1000,
 -- CPC = spend / clicks, CPA = spend / conversions, win rate = wins / bids.
+-- ORDER BY names the alias: Pinot puts an alias's expression in place of the name there,
+-- so SUM(spend_micros) would become SUM(SUM(spend_micros)).
 -- Parameters: each literal followed by a /* :name */ marker. The values written here are
 -- examples (2026-11-29 09:00 to 10:00 UTC), so the query runs as it is in the query console.
 SELECT advertiser_id,
@@ -21,5 +23,5 @@ FROM campaign_metrics_1m
 WHERE window_start_ms >= 1795942800000 /* :from_ms */
   AND window_start_ms < 1795946400000 /* :to_ms */
 GROUP BY advertiser_id
-ORDER BY SUM(spend_micros) DESC, advertiser_id
+ORDER BY spend_micros DESC, advertiser_id
 LIMIT 1000 /* :limit */
