@@ -22,7 +22,7 @@ from advertisex.serving.report import (
     prefixed_tables,
     time_range,
 )
-from advertisex.serving.report_format import FORMATS, to_csv, to_json, to_table
+from advertisex.serving.report_format import FORMATS, print_table, to_csv, to_json
 from advertisex.stack.config import StackConfig
 
 
@@ -88,7 +88,7 @@ def report(
     for note in result.notes:
         Console(stderr=True, soft_wrap=True).print(f"note: {escape(note)}", highlight=False)
     if format_ == "table":
-        Console().print(to_table(result))
+        print_table(result)
     elif format_ == "csv":
         sys.stdout.write(to_csv(result))
     else:

@@ -13,8 +13,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rich.console import Group
+from rich.console import Console, Group
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
 from advertisex.contract.timestamps import to_iso
@@ -132,6 +133,18 @@ def sections(report: Report) -> list[tuple[str, str, list[dict]]]:
             ("time_series", f"Campaign {report.campaign} per minute, {span} UTC", report.series)
         )
     return parts
+
+
+def print_table(report: Report, console: Console | None = None) -> None:
+    """The tables at their natural width, wider than the terminal if they must be: ids and
+    names stay whole and copyable, as the terminal wraps the long lines."""
+    console = console or Console()
+    tables = to_table(report)
+    wide = console.options.update(max_width=10_000)
+    needed = Measurement.get(console, wide, tables).maximum
+    if needed > console.width:
+        console = Console(width=needed, file=console.file)
+    console.print(tables)
 
 
 def to_table(report: Report) -> Group:

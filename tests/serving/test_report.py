@@ -23,7 +23,14 @@ from advertisex.serving.report import (
     ratio,
     time_range,
 )
-from advertisex.serving.report_format import money, percent, to_csv, to_json, to_table
+from advertisex.serving.report_format import (
+    money,
+    percent,
+    print_table,
+    to_csv,
+    to_json,
+    to_table,
+)
 
 NOW = 1_795_946_435_123  # 2026-11-29T10:00:35.123Z
 H9 = 1_795_942_800_000  # 2026-11-29T09:00:00Z
@@ -328,6 +335,16 @@ def test_table_shows_rounded_values_and_blanks(capsys):
     assert "Winter, sale" in out and "6.00" in out and "1,500.00" in out and "40.00%" in out
     assert "Top 5 websites" in out and "66.67%" in out
     assert "Campaign cmp-0001 per minute" in out and "2026-11-29 09:01" in out
+
+
+def test_narrow_terminals_get_whole_ids_and_names():
+    from rich.console import Console
+
+    report, _ = full_report()
+    out = io.StringIO()
+    print_table(report, Console(width=60, file=out))
+    text = out.getvalue()
+    assert "cmp-retired-01" in text and "Winter, sale" in text and "…" not in text
 
 
 def test_formatters():
