@@ -12,6 +12,7 @@ from rich.table import Table
 
 from advertisex.ingest.cli import ingest, simulate
 from advertisex.jobs.cli import job_app
+from advertisex.serving.cli import bootstrap
 from advertisex.serving.report_cli import report
 from advertisex.stack.cli import stack_app
 from advertisex.stack.config import StackConfig
@@ -25,6 +26,7 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(job_app, name="job")
 app.command()(simulate)
 app.command()(ingest)
+app.command()(bootstrap)
 app.command()(report)
 
 
