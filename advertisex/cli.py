@@ -15,7 +15,6 @@ from advertisex.jobs.cli import job_app
 from advertisex.serving.cli import bootstrap
 from advertisex.serving.report_cli import report
 from advertisex.stack.cli import stack_app
-from advertisex.stack.config import StackConfig
 
 app = typer.Typer(
     help="AdvertiseX: real-time ad-event pipeline on Kafka, Flink and Pinot.",
@@ -59,18 +58,12 @@ def batch(
 
 @app.command()
 def demo(
-    duration: Annotated[float, typer.Option(help="simulated seconds of traffic")] = 300.0,
+    duration: Annotated[float, typer.Option(help="simulated seconds of traffic")] = 120.0,
     seed: Annotated[int, typer.Option(help="the simulator's seed")] = 42,
 ) -> None:
-    """Bring the local stack up and send a few minutes of simulated traffic through Kafka."""
-    from advertisex.stack.cli import up
+    """The whole platform on this machine: bring the stack up, create the topics and Pinot
+    tables, start the streaming job, send simulated traffic with every anomaly on, and
+    print the campaign report once Pinot holds it. Everything stays up afterwards."""
+    from advertisex.demo import run_demo
 
-    up(services=None)
-    simulate(to="kafka", duration=duration, seed=seed, all_anomalies=True)
-    cfg = StackConfig()
-    Console().print(
-        f"\nThe stack stays up. Raw topics on Kafka {cfg.kafka_bootstrap}: ad-impressions, "
-        f"ad-clicks-conversions, bid-requests, dim-campaigns.\n"
-        f"Pinot query console: {cfg.pinot_controller_url}   Flink web UI: {cfg.flink_rest_url}\n"
-        "Stop everything with `advertisex stack down`."
-    )
+    run_demo(duration, seed, Console())
