@@ -239,7 +239,8 @@ def bootstrap(
         for name in names:
             topic = settings.topic_prefix + output_topics()[name]
             if topic in refused_topics:
-                add(Outcome("table", settings.table_prefix + name, "refused", f"topic {topic}"))
+                why = f"not touched: its topic {topic} was refused (above)"
+                add(Outcome("table", settings.table_prefix + name, "refused", why))
                 continue
             for outcome in _reconcile_output(admin, name, settings, name in set(recreate)):
                 add(outcome)
@@ -323,7 +324,7 @@ def _refusal(output: str, table: str, why: list[str], settings: BootstrapSetting
         if value
     )
     return (
-        f"table {table} cannot be changed in place: {'; '.join(why)}. Nothing was changed. "
+        f"table {table} cannot be changed in place: {'; '.join(why)}. The table was not changed. "
         f"To apply it, drop the table and create it anew with `advertisex bootstrap"
         f"{prefixes} --recreate {output}`: its rows are lost, and it reads topic "
         f"{settings.topic_prefix + output_topics()[output]} again from the earliest offset "
