@@ -30,7 +30,7 @@ def test_the_demo_brings_traffic_through_to_the_report(flink, pinot):
         )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         out = result.stdout
-        held = re.search(r"Pinot holds ([\d,]+) of the ([\d,]+) messages sent", out)
+        held = re.search(r"Pinot holds ([\d,]+) of the ([\d,]+) messages on the raw topics", out)
         assert held and held.group(1) == held.group(2) and held.group(2) != "0", out[-3000:]
         # The report: a row per campaign with its ratios, and the top websites.
         assert "CTR" in out and "win rate" in out.lower()
