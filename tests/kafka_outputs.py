@@ -2,11 +2,15 @@
 output topics back."""
 
 import json
+from pathlib import Path
 
 from confluent_kafka import Producer
 
 from advertisex.contract.bid_requests import encode_bid_request
 from advertisex.contract.topics import RAW_TOPICS, output_topics
+from advertisex.ingest.sinks import KafkaSink
+from advertisex.jobs.submit import submit_python_job
+from advertisex.stack.jars import resolve
 from flink_jobs.tables import UPSERT_OUTPUTS
 
 PARTITIONS = 4
@@ -79,3 +83,27 @@ def without_closers(outputs: dict[str, list[dict]]) -> dict[str, list[dict]]:
 
 # What the closers add to dq_metrics: one valid record per partition of each source.
 CLOSERS_DQ = {source: {"received": PARTITIONS, "valid": PARTITIONS} for source in RAW_TOPICS}
+
+
+PIPELINE = Path(__file__).parents[1] / "flink_jobs" / "pipeline.py"
+
+
+def send_messages(bootstrap: str, prefix: str, messages, campaigns=None) -> None:
+    """Simulated messages (and the campaign dimension) onto the raw topics under prefix."""
+    sink = KafkaSink(bootstrap, topic_prefix=prefix)
+    if campaigns:
+        sink.write_campaigns(campaigns)
+    for message in messages:
+        sink.write(message)
+    sink.close()
+
+
+def submit_pipeline(cfg, prefix: str, savepoint: str | None = None) -> str:
+    """Submit the streaming job on the topics under prefix (its own group and
+    transactional ids), checkpointing every 2 s; returns the job id."""
+    args = ["--bootstrap", cfg.kafka_bootstrap, "--topic-prefix", prefix, "--job-name", prefix]
+    args += ["--group-id", prefix, "--checkpoint-interval", "2 s"]
+    jars = list(resolve("flink").glob("*.jar"))
+    return submit_python_job(
+        cfg.flink_rest_url, PIPELINE, args, jars=jars, savepoint_path=savepoint
+    )

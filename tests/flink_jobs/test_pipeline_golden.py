@@ -7,23 +7,27 @@ import json
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from golden import as_in_a_file, compare  # tests/flink_jobs/golden.py
-from kafka_outputs import CLOSERS_DQ, PARTITIONS, read_outputs, send_closers, without_closers
+from kafka_outputs import (
+    CLOSERS_DQ,
+    PARTITIONS,
+    read_outputs,
+    send_closers,
+    send_messages,
+    submit_pipeline,
+    without_closers,
+)
 from kafka_reader import read_to_end  # tests/kafka_reader.py
 
 from advertisex.ingest.config import Anomalies, SimulationConfig
 from advertisex.ingest.simulator import Simulator
-from advertisex.ingest.sinks import FileSink, KafkaSink
+from advertisex.ingest.sinks import FileSink
 from advertisex.ingest.topics import ensure_topics, raw_topic_specs
 from advertisex.jobs.flink_rest import FlinkRest
-from advertisex.jobs.submit import submit_python_job
-from advertisex.stack.jars import resolve
 from flink_jobs.batch import run_batch
 
-PIPELINE = Path(__file__).parents[2] / "flink_jobs" / "pipeline.py"
 # Yesterday's midnight: within the raw topics' retention (counted from the message
 # timestamp, which is event time), and the same time of day for every run, so that the
 # seeded traffic is the same.
@@ -72,21 +76,11 @@ def streaming_outputs(simulation, flink, tmp_path_factory):
     cfg = flink
     prefix = f"g{uuid.uuid4().hex[:6]}."
     ensure_topics(cfg.kafka_bootstrap, raw_topic_specs(PARTITIONS, prefix=prefix))
-    sink = KafkaSink(cfg.kafka_bootstrap, topic_prefix=prefix)
-    sink.write_campaigns(campaigns)
-    for message in messages:
-        sink.write(message)
-    sink.close()
+    send_messages(cfg.kafka_bootstrap, prefix, messages, campaigns)
     send_closers(cfg.kafka_bootstrap, prefix, START + DURATION * 1000 + 8 * 86_400_000)
 
     rest = FlinkRest(cfg.flink_rest_url)
-    job_id = submit_python_job(
-        cfg.flink_rest_url,
-        PIPELINE,
-        ["--bootstrap", cfg.kafka_bootstrap, "--topic-prefix", prefix, "--job-name", prefix]
-        + ["--group-id", prefix, "--checkpoint-interval", "2 s"],
-        jars=list(resolve("flink").glob("*.jar")),
-    )
+    job_id = submit_pipeline(cfg, prefix)
     try:
         # Wait for the outputs to match the truth (or stop changing at the deadline).
         deadline, diffs = time.monotonic() + 300, ["not read yet"]

@@ -4,32 +4,26 @@ every record once."""
 
 import time
 import uuid
-from pathlib import Path
 
 from golden import compare
-from kafka_outputs import CLOSERS_DQ, PARTITIONS, read_outputs, send_closers, without_closers
+from kafka_outputs import (
+    CLOSERS_DQ,
+    PARTITIONS,
+    read_outputs,
+    send_closers,
+    send_messages,
+    submit_pipeline,
+    without_closers,
+)
 from kafka_reader import read_to_end  # tests/kafka_reader.py
 
 from advertisex.ingest.config import Anomalies, SimulationConfig
 from advertisex.ingest.simulator import Simulator
-from advertisex.ingest.sinks import KafkaSink
 from advertisex.ingest.topics import ensure_topics, raw_topic_specs
 from advertisex.jobs.flink_rest import FlinkRest
-from advertisex.jobs.submit import submit_python_job
-from advertisex.stack.jars import resolve
 
-PIPELINE = Path(__file__).parents[2] / "flink_jobs" / "pipeline.py"
 START = (int(time.time()) // 86_400 - 1) * 86_400_000  # see test_pipeline_golden.py
 DURATION = 120
-
-
-def _send(bootstrap: str, prefix: str, messages, campaigns=None) -> None:
-    sink = KafkaSink(bootstrap, topic_prefix=prefix)
-    if campaigns:
-        sink.write_campaigns(campaigns)
-    for message in messages:
-        sink.write(message)
-    sink.close()
 
 
 def test_a_stop_with_savepoint_and_resume_loses_and_repeats_nothing(flink):
@@ -49,13 +43,10 @@ def test_a_stop_with_savepoint_and_resume_loses_and_repeats_nothing(flink):
     half = len(messages) // 2
     prefix = f"r{uuid.uuid4().hex[:6]}."
     ensure_topics(cfg.kafka_bootstrap, raw_topic_specs(PARTITIONS, prefix=prefix))
-    _send(cfg.kafka_bootstrap, prefix, messages[:half], campaigns)
+    send_messages(cfg.kafka_bootstrap, prefix, messages[:half], campaigns)
 
-    args = ["--bootstrap", cfg.kafka_bootstrap, "--topic-prefix", prefix, "--job-name", prefix]
-    args += ["--group-id", prefix, "--checkpoint-interval", "2 s"]
-    jars = list(resolve("flink").glob("*.jar"))
     rest = FlinkRest(cfg.flink_rest_url)
-    first = submit_python_job(cfg.flink_rest_url, PIPELINE, args, jars=jars)
+    first = submit_pipeline(cfg, prefix)
     # Stop once the job has committed some of its work, and while it holds state.
     deadline = time.monotonic() + 120
     while not read_to_end(cfg.kafka_bootstrap, prefix + "impressions"):
@@ -67,11 +58,9 @@ def test_a_stop_with_savepoint_and_resume_loses_and_repeats_nothing(flink):
     written_before = len(read_to_end(cfg.kafka_bootstrap, prefix + "impressions"))
     assert 0 < written_before < len(truth["ids"]["impressions"])
 
-    _send(cfg.kafka_bootstrap, prefix, messages[half:])
+    send_messages(cfg.kafka_bootstrap, prefix, messages[half:])
     send_closers(cfg.kafka_bootstrap, prefix, START + DURATION * 1000 + 8 * 86_400_000)
-    second = submit_python_job(
-        cfg.flink_rest_url, PIPELINE, args, jars=jars, savepoint_path=savepoint
-    )
+    second = submit_pipeline(cfg, prefix, savepoint)
     try:
         deadline, diffs = time.monotonic() + 240, ["not read yet"]
         while time.monotonic() < deadline and diffs:

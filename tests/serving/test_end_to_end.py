@@ -5,20 +5,20 @@ truth: exact counts per campaign, no duplicate rows, dead letters counted by rea
 import time
 import uuid
 from collections import Counter, defaultdict
-from pathlib import Path
 
 import httpx
-from kafka_outputs import CLOSING, send_closers  # tests/kafka_outputs.py
+from kafka_outputs import (  # tests/kafka_outputs.py
+    CLOSING,
+    send_closers,
+    send_messages,
+    submit_pipeline,
+)
 
 from advertisex.ingest.config import Anomalies, SimulationConfig
 from advertisex.ingest.simulator import Simulator
-from advertisex.ingest.sinks import KafkaSink
 from advertisex.jobs.flink_rest import FlinkRest
-from advertisex.jobs.submit import submit_python_job
 from advertisex.serving.bootstrap import BootstrapSettings, bootstrap
-from advertisex.stack.jars import resolve
 
-PIPELINE = Path(__file__).parents[2] / "flink_jobs" / "pipeline.py"
 START = (int(time.time()) // 86_400 - 1) * 86_400_000  # see test_pipeline_golden.py
 DURATION = 120
 COUNTS = ("impressions", "clicks", "conversions", "spend_micros", "bids", "wins")
@@ -67,20 +67,10 @@ def test_pinot_answers_what_the_ground_truth_says(flink, pinot):
     outcomes = bootstrap(settings)
     assert {o.status for o in outcomes} == {"created"}
 
-    sink = KafkaSink(cfg.kafka_bootstrap, topic_prefix=prefix)
-    sink.write_campaigns(campaigns)
-    for message in messages:
-        sink.write(message)
-    sink.close()
+    send_messages(cfg.kafka_bootstrap, prefix, messages, campaigns)
     send_closers(cfg.kafka_bootstrap, prefix, START + DURATION * 1000 + 8 * 86_400_000)
     rest = FlinkRest(cfg.flink_rest_url)
-    job_id = submit_python_job(
-        cfg.flink_rest_url,
-        PIPELINE,
-        ["--bootstrap", cfg.kafka_bootstrap, "--topic-prefix", prefix, "--job-name", prefix]
-        + ["--group-id", prefix, "--checkpoint-interval", "2 s"],
-        jars=list(resolve("flink").glob("*.jar")),
-    )
+    job_id = submit_pipeline(cfg, prefix)
     broker = cfg.pinot_broker_url
     not_closing = f"campaign_id <> '{CLOSING}campaign'"
     want = truth_per_campaign(truth)
