@@ -97,12 +97,18 @@ def test_pinot_answers_what_the_ground_truth_says(flink, pinot):
             "conversions": "event_id",
             "bid_requests": "request_id",
         }.items():
-            [[rows, ids]] = sql(
-                broker,
-                f"SELECT COUNT(*), DISTINCTCOUNT({id_field}) FROM {tables}{table} "
-                f"WHERE {id_field} NOT LIKE '{CLOSING}%'",
-            )
-            assert (rows, ids) == (len(truth["ids"][table]),) * 2, table
+            # Each table consumes its own topic: wait for it too (or the deadline).
+            want_rows, deadline = (len(truth["ids"][table]),) * 2, time.monotonic() + 120
+            while True:
+                [[rows, ids]] = sql(
+                    broker,
+                    f"SELECT COUNT(*), DISTINCTCOUNT({id_field}) FROM {tables}{table} "
+                    f"WHERE {id_field} NOT LIKE '{CLOSING}%'",
+                )
+                if (rows, ids) == want_rows or time.monotonic() > deadline:
+                    break
+                time.sleep(2)
+            assert (rows, ids) == want_rows, table
         [[attributed]] = sql(
             broker,
             f"SELECT COUNT(*) FROM {tables}attributed_clicks WHERE event_id NOT LIKE '{CLOSING}%'",
