@@ -12,21 +12,26 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from advertisex.stack import jars, supervisor
+from advertisex.stack import gobuild, jars, supervisor
 from advertisex.stack.config import StackConfig
 from advertisex.stack.jars import ResolutionFailed
+from advertisex.stack.kube import GO_BUILD_OF
 from advertisex.stack.tools import MissingTool
 from advertisex.stack.versions import pinned_versions
 
 stack_app = typer.Typer(
-    help="The local stack of real servers: Kafka, Pinot, Flink.", no_args_is_help=True
+    help="The local stack of real servers: Kafka, Pinot, Flink, and a Kubernetes API server.",
+    no_args_is_help=True,
 )
 console = Console()
 err = Console(stderr=True, soft_wrap=True)  # messages are not cut at 80 columns
 
 Services = Annotated[
     list[str] | None,
-    typer.Argument(help="groups (kafka, pinot, flink) or single servers; default: all"),
+    typer.Argument(
+        help="groups (kafka, pinot, flink, kube) or single servers; "
+        "default: up starts kafka, pinot and flink, status and down take all"
+    ),
 ]
 
 
@@ -35,19 +40,24 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _spinner() -> Progress:
+    """A one-line progress display for long downloads and builds, gone when done."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
 def fetch_jars(components: tuple[str, ...] = jars.COMPONENTS) -> None:
     """Resolve the jars of each component with a progress line; nothing when cached."""
     versions = pinned_versions()
     for component in components:
         if jars.is_resolved(component):
             continue
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as progress:
+        with _spinner() as progress:
             label = {
                 "kafka": f"Kafka {versions['kafka.version']}",
                 "flink": f"Flink connectors {versions['flink.kafka.connector.version']}",
@@ -66,12 +76,31 @@ def fetch_jars(components: tuple[str, ...] = jars.COMPONENTS) -> None:
         err.print(f"resolved {label} jars into {jars.jar_dir(component)}")
 
 
+def fetch_go(names: tuple[str, ...] = tuple(gobuild.builds())) -> None:
+    """Build each Go program set (kube-apiserver and kubectl, etcd, helm); nothing when cached."""
+    for name in names:
+        if gobuild.is_built(name):
+            continue
+        with _spinner() as progress:
+            task = progress.add_task(f"{name}: starting", total=None)
+            gobuild.ensure_built(
+                name,
+                on_step=lambda step, _t=task, _n=name: progress.update(
+                    _t, description=f"{_n}: {step}"
+                ),
+            )
+        err.print(
+            f"built {', '.join(gobuild.builds()[name].programs)} into {gobuild.build_dir(name)}"
+        )
+
+
 @stack_app.command()
 def fetch() -> None:
-    """Resolve every server's jars from Maven Central into ~/.cache/advertisex."""
+    """Resolve every server's jars from Maven Central and build the Go programs, into ~/.cache."""
     try:
         fetch_jars()
-    except (MissingTool, ResolutionFailed) as exc:
+        fetch_go()
+    except (MissingTool, ResolutionFailed, gobuild.BuildFailed) as exc:
         raise _fail(str(exc)) from None
 
 
@@ -79,9 +108,11 @@ def fetch() -> None:
 def up(services: Services = None) -> None:
     """Start the servers (idempotent) and wait until each answers its health check."""
     cfg = StackConfig()
+    services = services or list(supervisor.PIPELINE_GROUPS)
     try:
         selected = supervisor.select(cfg, services)
         fetch_jars(tuple(c for c in jars.COMPONENTS if any(s.name.startswith(c) for s in selected)))
+        fetch_go(tuple({GO_BUILD_OF[s.name] for s in selected if s.name in GO_BUILD_OF}))
         with console.status("starting the stack...") as spinner:
 
             def event(name: str, what: str) -> None:
@@ -89,7 +120,13 @@ def up(services: Services = None) -> None:
                 spinner.update(f"waiting for {name}...")
 
             result = supervisor.up(cfg, services, on_event=event)
-    except (MissingTool, ResolutionFailed, supervisor.StartFailed, ValueError) as exc:
+    except (
+        MissingTool,
+        ResolutionFailed,
+        gobuild.BuildFailed,
+        supervisor.StartFailed,
+        ValueError,
+    ) as exc:
         raise _fail(str(exc)) from None
     _print_status(result, cfg)
 

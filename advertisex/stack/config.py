@@ -43,6 +43,10 @@ class StackConfig(BaseSettings):
     flink_taskmanager_memory: str = Field("4g", description="taskmanager.memory.process.size")
     flink_taskmanager_slots: int = 4
 
+    etcd_port: int = Field(2379, description="etcd for the local kube-apiserver")
+    etcd_peer_port: int = 2380
+    kube_apiserver_port: int = Field(6443, description="the local Kubernetes API (HTTPS)")
+
     def port_fields(self) -> dict[str, int]:
         return {
             name: getattr(self, name) for name in type(self).model_fields if name.endswith("_port")
@@ -68,6 +72,10 @@ class StackConfig(BaseSettings):
     @property
     def pinot_broker_url(self) -> str:
         return f"http://{self.host}:{self.pinot_broker_port}"
+
+    @property
+    def kube_apiserver_url(self) -> str:
+        return f"https://{self.host}:{self.kube_apiserver_port}"
 
     @property
     def flink_rest_url(self) -> str:

@@ -55,8 +55,11 @@ class ManagedProcess:
         except (FileNotFoundError, ValueError):
             return None
         child = _children.get(pid)
-        if child is not None and child.poll() is not None:
-            return None
+        if child is not None:
+            # Our own child: its Popen is the truth (an unreaped pid cannot be reused).
+            # Its /proc environ can still be the one before exec for an instant after
+            # Popen returns, which once made a starting etcd look gone.
+            return pid if child.poll() is None else None
         try:
             environ = Path(f"/proc/{pid}/environ").read_bytes()
         except OSError:

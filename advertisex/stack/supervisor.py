@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from advertisex.stack.config import StackConfig
 from advertisex.stack.flink import flink_services
 from advertisex.stack.kafka import kafka_service
+from advertisex.stack.kube import kube_services
 from advertisex.stack.pinot import pinot_services
 from advertisex.stack.process import ManagedProcess, port_free
 from advertisex.stack.service import Service
@@ -21,7 +22,10 @@ GROUPS = {
     "kafka": ("kafka",),
     "pinot": ("pinot-zookeeper", "pinot-controller", "pinot-broker", "pinot-server"),
     "flink": ("flink-jobmanager", "flink-taskmanager"),
+    "kube": ("etcd", "kube-apiserver"),
 }
+# What `stack up` starts when no group is named: the servers the pipeline and demo need.
+PIPELINE_GROUPS = ("kafka", "pinot", "flink")
 
 
 class StartFailed(RuntimeError):
@@ -44,7 +48,7 @@ class ServiceStatus:
 
 
 def all_services(cfg: StackConfig) -> list[Service]:
-    return [kafka_service(cfg), *pinot_services(cfg), *flink_services(cfg)]
+    return [kafka_service(cfg), *pinot_services(cfg), *flink_services(cfg), *kube_services(cfg)]
 
 
 def select(cfg: StackConfig, names: Iterable[str] | None = None) -> list[Service]:
