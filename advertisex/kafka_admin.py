@@ -16,9 +16,15 @@ class TopicSpec:
     config: dict[str, str] = field(default_factory=dict)
 
 
-def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
-    """Create the topics that do not exist; return the names created."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+def ensure_topics(
+    bootstrap: str, specs: list[TopicSpec], client_config: dict | None = None
+) -> list[str]:
+    """Create the topics that do not exist; return the names created.
+
+    client_config: more KafkaAdminClient keyword arguments (security:
+    advertisex.kafka_auth.kafka_python_config).
+    """
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, **(client_config or {}))
     try:
         existing = set(admin.list_topics())
         missing = [s for s in specs if s.name not in existing]
@@ -53,12 +59,18 @@ class TopicOutcome:
     detail: str = ""
 
 
-def reconcile_topics(bootstrap: str, specs: list[TopicSpec]) -> list[TopicOutcome]:
+def reconcile_topics(
+    bootstrap: str, specs: list[TopicSpec], client_config: dict | None = None
+) -> list[TopicOutcome]:
     """Create missing topics; set the configs of the spec that an existing topic has with
     another value (other configs are left alone). A partition count that differs is never
-    changed: a new count moves keys to other partitions; it is reported as refused."""
+    changed: a new count moves keys to other partitions; it is reported as refused.
+    client_config as for ensure_topics."""
+    client_config = client_config or {}
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, bootstrap_timeout_ms=10_000)
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap, bootstrap_timeout_ms=10_000, **client_config
+        )
     except KafkaError:
         raise KafkaUnreachable(
             f"Kafka at {bootstrap} is not reachable: start it with `advertisex stack up kafka`"
@@ -68,7 +80,7 @@ def reconcile_topics(bootstrap: str, specs: list[TopicSpec]) -> list[TopicOutcom
         outcomes = {}
         missing = [s for s in specs if s.name not in existing]
         if missing:
-            created = ensure_topics(bootstrap, missing)
+            created = ensure_topics(bootstrap, missing, client_config)
             for spec in missing:
                 status = "created" if spec.name in created else "unchanged"
                 outcomes[spec.name] = TopicOutcome(spec, status)

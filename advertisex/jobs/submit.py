@@ -78,6 +78,7 @@ def flink_run_command(
     savepoint_path: str | None = None,
     allow_non_restored_state: bool = False,
     python: str = sys.executable,
+    configuration: dict[str, str] | None = None,
 ) -> list[str]:
     url = urlparse(rest_url)
     command = [
@@ -100,6 +101,8 @@ def flink_run_command(
         command += ["-s", str(savepoint_path)]
     if allow_non_restored_state:
         command.append("-n")
+    for key, value in (configuration or {}).items():
+        command += ["-D", f"{key}={value}"]
     return [*command, "--", *args]
 
 
@@ -113,11 +116,15 @@ def submit_python_job(
     allow_non_restored_state: bool = False,
     python: str = sys.executable,
     timeout: float = 300,
+    configuration: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> str:
     """Run script with `flink run -d -py` against the cluster at rest_url; returns the job id.
 
     args go to the script; jars are what the client needs to plan the job (connectors);
-    savepoint_path restores the job's state; python runs both the script and the UDF workers.
+    savepoint_path restores the job's state; python runs both the script and the UDF workers;
+    configuration is Flink configuration for the job (-D key=value); env is added to the
+    client's environment (the script reads its secrets from there, not from argv).
     """
     if not Path(script).is_file():
         raise SubmitFailed(f"no job script at {script}")
@@ -125,10 +132,17 @@ def submit_python_job(
     with FlinkRest(rest_url) as rest:
         rest.overview()
     command = flink_run_command(
-        rest_url, script, args, parallelism, savepoint_path, allow_non_restored_state, python
+        rest_url,
+        script,
+        args,
+        parallelism,
+        savepoint_path,
+        allow_non_restored_state,
+        python,
+        configuration,
     )
     with tempfile.TemporaryDirectory(prefix="advertisex-flink-client-") as work:
-        env = {**os.environ, **_client_home(Path(work), jars)}
+        env = {**os.environ, **(env or {}), **_client_home(Path(work), jars)}
         try:
             done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
