@@ -71,11 +71,20 @@ class CampaignDirectory:
         return directory
 
     @classmethod
-    def from_kafka(cls, bootstrap: str, topic: str, refresh_s: float = 30.0) -> CampaignDirectory:
-        """Read the topic to its end now; keep following it in a daemon thread."""
+    def from_kafka(
+        cls, bootstrap: str, topic: str, refresh_s: float = 30.0, client_config: dict | None = None
+    ) -> CampaignDirectory:
+        """Read the topic to its end now; keep following it in a daemon thread.
+
+        client_config: more KafkaConsumer keyword arguments (security:
+        advertisex.kafka_auth.kafka_python_config).
+        """
         directory = cls()
         consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            **(client_config or {}),
         )
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
         consumer.assign(partitions)

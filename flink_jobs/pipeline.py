@@ -16,6 +16,7 @@ from pyflink.table import EnvironmentSettings, StatementSet, TableEnvironment
 
 from advertisex.contract.topics import CAMPAIGN_TOPIC
 from advertisex.kafka_admin import ensure_topics
+from advertisex.kafka_auth import kafka_python_config, properties_from_env
 from flink_jobs.sql_files import statements
 from flink_jobs.tables import KafkaOptions, KafkaTables
 from flink_jobs.udfs import CampaignSource, validators
@@ -46,6 +47,9 @@ class PipelineSettings(BaseModel):
     dedup_horizon: str = Field("24 h", description="first-wins state per id is kept this long")
     idle_timeout: str = Field("5 s", description="a quiet partition stops holding time back")
     checkpoint_interval: str = "5 s"
+    dq_window_s: int = Field(
+        60, gt=0, description="dq_metrics window (arrival time); shorter in accelerated tests"
+    )
     parallelism: int | None = Field(None, ge=1, description="default: flink run -p, or 1")
 
     def sql_parameters(self) -> dict[str, str]:
@@ -55,6 +59,7 @@ class PipelineSettings(BaseModel):
             "click_window_ms": str(self.click_window_s * 1000),
             "conversion_window": _interval(self.conversion_window_s),
             "conversion_window_ms": str(self.conversion_window_s * 1000),
+            "dq_window_ms": str(self.dq_window_s * 1000),
         }
 
     def apply(self, env: TableEnvironment, job_name: str) -> None:
@@ -130,6 +135,11 @@ def main(argv: list[str] | None = None) -> None:
         **{name: getattr(args, name) for name in PipelineSettings.model_fields}
     )
 
+    # Kafka security (advertisex/kafka_auth.py) comes from the environment, not from the
+    # arguments, which any process listing shows. Unset: plaintext, as before.
+    kafka_properties = properties_from_env()
+    client_config = kafka_python_config(kafka_properties)
+
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     settings.apply(env, args.job_name)
     options = KafkaOptions(
@@ -138,11 +148,14 @@ def main(argv: list[str] | None = None) -> None:
         topic_prefix=args.topic_prefix,
         group_id=args.group_id,
         transactional_prefix=args.job_name,
+        properties=kafka_properties,
     )
     tables = KafkaTables(options)
-    ensure_topics(options.bootstrap, tables.topics())
+    ensure_topics(options.bootstrap, tables.topics(), client_config)
     campaigns = CampaignSource(
-        bootstrap=options.bootstrap, topic=options.topic_prefix + CAMPAIGN_TOPIC
+        bootstrap=options.bootstrap,
+        topic=options.topic_prefix + CAMPAIGN_TOPIC,
+        client_config=client_config,
     )
     result = build(env, tables, campaigns, settings).execute()
     print(f"JOB_ID {result.get_job_client().get_job_id()}")

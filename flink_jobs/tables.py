@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pyflink.table import DataTypes, Schema, TableDescriptor
 
 from advertisex.contract.topics import RAW_TOPICS, output_topics
@@ -29,7 +29,25 @@ from flink_jobs.schema_types import output_fields
 UPSERT_OUTPUTS = ("attributed_conversions", "campaign_metrics_1m", "dq_metrics")
 
 
+# Client properties the tables set from their own options.
+MANAGED_PROPERTIES = ("bootstrap.servers", "group.id", "auto.offset.reset", "isolation.level")
+# flink-sql-connector-kafka (advertisex/stack/jvm/flink/pom.xml) carries the Kafka client
+# relocated under this package: the login module that sasl.jaas.config names must be the
+# relocated class, the original is not on Flink's class path.
+SHADED_PREFIX = "org.apache.flink.kafka.shaded."
+
+
+def connector_properties(properties: dict[str, str]) -> dict[str, str]:
+    """properties as the connector's relocated Kafka client reads them."""
+    jaas = properties.get("sasl.jaas.config", "").lstrip()
+    if jaas.startswith("org.apache.kafka."):
+        return {**properties, "sasl.jaas.config": SHADED_PREFIX + jaas}
+    return dict(properties)
+
+
 class KafkaOptions(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)  # properties may hold a password
+
     bootstrap: str
     out_of_orderness_s: int = Field(10, ge=0, description="how far the watermark trails")
     group_id: str = "advertisex-pipeline"
@@ -37,6 +55,27 @@ class KafkaOptions(BaseModel):
     startup_mode: str = Field("group-offsets", description="where a new job starts reading")
     transactional_prefix: str = "advertisex-pipeline"
     max_drift_s: int = Field(30, gt=0, description="how far a partition may read ahead")
+    properties: dict[str, str] = Field(
+        default_factory=dict,
+        repr=False,
+        description="Kafka client properties of every table (advertisex/kafka_auth.py)",
+    )
+
+    @field_validator("properties")
+    @classmethod
+    def _not_managed(cls, properties: dict[str, str]) -> dict[str, str]:
+        prefixed = sorted(key for key in properties if key.startswith("properties."))
+        if prefixed:
+            raise ValueError(
+                f"Kafka properties {', '.join(prefixed)}: give client properties without "
+                "the `properties.` prefix, the tables add it"
+            )
+        taken = sorted(key for key in properties if key in MANAGED_PROPERTIES)
+        if taken:
+            raise ValueError(
+                f"Kafka properties {', '.join(taken)}: the tables set these from their own options"
+            )
+        return properties
 
 
 def _event_time(schema: Schema.Builder, out_of_orderness_s: int) -> Schema.Builder:
@@ -61,11 +100,15 @@ class KafkaTables:
         self.options = options
 
     def _topic(self, connector: str, topic: str) -> TableDescriptor.Builder:
-        return (
+        builder = (
             TableDescriptor.for_connector(connector)
             .option("topic", self.options.topic_prefix + topic)
             .option("properties.bootstrap.servers", self.options.bootstrap)
         )
+        # Security (protocol, SASL): every source and sink, and the admin clients they make.
+        for key, value in connector_properties(self.options.properties).items():
+            builder = builder.option(f"properties.{key}", value)
+        return builder
 
     def raw_source(self, source: str) -> TableDescriptor:
         schema = (

@@ -12,7 +12,7 @@ import base64
 import time
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from pyflink.common import Row
 from pyflink.table import DataTypes
 from pyflink.table.udf import ScalarFunction, udf
@@ -50,16 +50,26 @@ def raw_payload(payload: bytes, binary: bool) -> tuple[str, str]:
 
 
 class CampaignSource(BaseModel):
-    """Where the UDFs read the campaign dimension: a compacted topic or a JSON Lines file."""
+    """Where the UDFs read the campaign dimension: a compacted topic or a JSON Lines file.
+
+    It travels inside the UDFs to the TaskManager's Python workers, which do not see the
+    submitting client's environment: so it carries the consumer's settings itself.
+    """
+
+    model_config = ConfigDict(hide_input_in_errors=True)  # client_config may hold a password
 
     bootstrap: str | None = None
     topic: str | None = None
     file: str | None = None
+    # kafka-python keyword arguments (advertisex.kafka_auth.kafka_python_config).
+    client_config: dict = Field(default_factory=dict, repr=False)
 
     def open(self) -> CampaignDirectory:
         if self.file:
             return CampaignDirectory.from_file(Path(self.file))
-        return CampaignDirectory.from_kafka(self.bootstrap, self.topic)
+        return CampaignDirectory.from_kafka(
+            self.bootstrap, self.topic, client_config=self.client_config
+        )
 
 
 class Validate(ScalarFunction):

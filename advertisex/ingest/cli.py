@@ -16,6 +16,7 @@ from rich.table import Table
 from advertisex.contract.errors import ContractError
 from advertisex.contract.timestamps import to_epoch_ms
 from advertisex.ingest.config import Anomalies, RateChange, Silence, SimulationConfig
+from advertisex.ingest.pacing import paced
 from advertisex.ingest.replay import ReplayError, replay
 from advertisex.ingest.simulator import Simulator
 from advertisex.ingest.sinks import FileSink, KafkaSink
@@ -66,6 +67,12 @@ def simulate(
     to: Annotated[str, typer.Option(help="kafka, or files (the batch input folder)")] = "kafka",
     out: Annotated[Path | None, typer.Option(help="folder for --to files")] = None,
     seed: Annotated[int, typer.Option(help="the same seed gives the same output")] = 42,
+    market_seed: Annotated[
+        int | None,
+        typer.Option(
+            help="seed of the campaigns and websites alone; runs sharing it are one world"
+        ),
+    ] = None,
     duration: Annotated[float, typer.Option(help="simulated seconds of traffic")] = 600.0,
     start: Annotated[
         str | None,
@@ -78,6 +85,14 @@ def simulate(
         float | None, typer.Option(help="messages/s sent to Kafka; default as fast as possible")
     ] = None,
     count: Annotated[int | None, typer.Option(help="stop after this many messages")] = None,
+    speed: Annotated[
+        float | None,
+        typer.Option(
+            help="send on the simulated clock: 1 = live (a simulated second per second), "
+            "6 = a simulated minute in 10 s; default as fast as possible",
+            min=0.001,
+        ),
+    ] = None,
     truth: Annotated[Path | None, typer.Option(help="write the ground truth (JSON) here")] = None,
     all_anomalies: Annotated[
         bool, typer.Option("--all-anomalies", help="turn every knob on")
@@ -123,6 +138,7 @@ def simulate(
             )
         config = SimulationConfig(
             seed=seed,
+            market_seed=market_seed,
             duration_s=duration,
             bid_rate=bid_rate,
             anomalies=anomalies,
@@ -154,7 +170,10 @@ def simulate(
     ) as progress:
         task = progress.add_task(f"simulating to {to}", total=duration, info="")
         sink.write_campaigns(sim.campaigns())
-        for message in sim.events():
+        events = sim.events()
+        if speed:
+            events = paced(events, config.start_ms, speed)
+        for message in events:
             sink.write(message)
             if sink.sent % 2000 == 0:
                 elapsed = time.monotonic() - began

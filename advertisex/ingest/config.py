@@ -73,6 +73,12 @@ class Anomalies(BaseModel):
 
 class SimulationConfig(BaseModel):
     seed: int = 42
+    market_seed: int | None = Field(
+        None,
+        description="seed of the market alone (campaigns, their CTRs and targeting, websites); "
+        "runs that share it are one world: a scenario's segments, each its own seed "
+        "(default: drawn from seed)",
+    )
     start_ms: int = Field(
         default_factory=lambda: int(time.time()) // 60 * 60_000,
         description="event time of the first second (default: this minute)",

@@ -73,12 +73,20 @@ class _Pending:
     reason: str | None = field(compare=False)  # why the payload is malformed, if it is
 
 
+def diurnal_factor(t_ms: int) -> float:
+    """The request rate's share of its daily mean at UTC time t_ms: 0.4 at 3h, 1.6 at 15h."""
+    hour = (t_ms / 3_600_000) % 24
+    return 1 + 0.6 * math.sin(2 * math.pi * (hour - 9) / 24)
+
+
 class Simulator:
     def __init__(self, config: SimulationConfig):
         self.config = config
         self.rng = random.Random(config.seed)
+        # Without a market seed the market is drawn first from the run's own generator.
+        market_rng = self.rng if config.market_seed is None else random.Random(config.market_seed)
         self.market = build_market(
-            self.rng, config.advertisers, config.campaigns, config.websites, config.users
+            market_rng, config.advertisers, config.campaigns, config.websites, config.users
         )
         self.truth = GroundTruth(config)
         self.malformed = MalformedMaker(self.rng)
@@ -108,13 +116,11 @@ class Simulator:
         yield from self._release(None)
 
     def _rate(self, t_ms: int, second: int) -> float:
-        hour = (t_ms / 3_600_000) % 24
-        diurnal = 1 + 0.6 * math.sin(2 * math.pi * (hour - 9) / 24)  # low at 3h, high at 15h
         factor = 1.0
         for change in self.config.anomalies.rate_changes:
             if change.contains(second):
                 factor *= change.factor
-        return self.config.bid_rate * diurnal * factor
+        return self.config.bid_rate * diurnal_factor(t_ms) * factor
 
     def _poisson(self, mean: float) -> int:
         if mean > 30:

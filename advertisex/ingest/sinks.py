@@ -85,8 +85,9 @@ class KafkaSink:
                 json.dumps(row, separators=(",", ":")).encode(),
             )
 
-    def close(self) -> None:
-        left = self.producer.flush(60)
+    def flush(self, timeout_s: float = 60) -> None:
+        """Wait until Kafka has taken everything written; KafkaDeliveryError if it did not."""
+        left = self.producer.flush(timeout_s)
         if left or self.failures:
             hint = ""
             if any("INVALID_TIMESTAMP" in f for f in self.failures):
@@ -96,10 +97,14 @@ class KafkaSink:
                     "created by advertisex do)"
                 )
             raise KafkaDeliveryError(
-                f"{left} message(s) not delivered after 60 s, {len(self.failures)} failed"
+                f"{left} message(s) not delivered after {timeout_s:g} s, "
+                f"{len(self.failures)} failed"
                 + (f"; first failure: {self.failures[0]}" if self.failures else "")
                 + hint
             )
+
+    def close(self) -> None:
+        self.flush()
 
 
 class KafkaDeliveryError(RuntimeError):

@@ -12,7 +12,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import httpx
 import pinotdb
@@ -20,6 +19,7 @@ import pinotdb
 from advertisex.contract.errors import ContractError
 from advertisex.contract.timestamps import to_epoch_ms, to_iso
 from advertisex.serving import templates
+from advertisex.serving.pinot_broker import broker_connection
 
 MINUTE_MS = 60_000
 MAX_SERIES_MINUTES = 100_000  # one time series row per minute: about 69 days
@@ -211,22 +211,11 @@ class Broker:
     """Runs the report's query files on a Pinot broker with pinotdb."""
 
     def __init__(self, url: str, timeout: float = 30.0, tables: Mapping[str, str] | None = None):
-        parts = urlsplit(url if "://" in url else f"http://{url}")
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise BadArgument("--broker", f"{url!r} is not a URL like http://127.0.0.1:8099")
         try:
-            port = parts.port or (443 if parts.scheme == "https" else 8099)
-        except ValueError:
-            raise BadArgument("--broker", f"{url!r} has a bad port") from None
-        self.url = f"{parts.scheme}://{parts.hostname}:{port}"
+            self.url, self._connection = broker_connection(url, timeout)
+        except ValueError as exc:
+            raise BadArgument("--broker", str(exc)) from None
         self.tables = dict(tables or {})
-        self._connection = pinotdb.connect(
-            host=parts.hostname,
-            port=port,
-            path="/query/sql",
-            scheme=parts.scheme,
-            timeout=timeout,
-        )
 
     def query(self, name: str, **values: object) -> list[dict]:
         """Rows of query file `name` with these parameter values, as dicts by column."""

@@ -1,44 +1,44 @@
--- dq_metrics: per source and arrival minute (processing time, when the message was
+-- dq_metrics: per source and arrival window (processing time, when the message was
 -- checked), the data-quality counts the monitor watches. received = valid + invalid +
 -- duplicates; late and unattributed count valid first-seen records.
 
 CREATE TEMPORARY VIEW quality_signals AS
-SELECT 'impressions' AS source, arrival_minute_ms, 1 AS received, reason,
+SELECT 'impressions' AS source, arrival_window_ms, 1 AS received, reason,
        IF(reason IS NULL, 1, 0) AS valid_any, 0 AS first_seen, 0 AS late, 0 AS unattributed,
        CAST(NULL AS BIGINT) AS delay_ms
 FROM checked_impressions
 UNION ALL
-SELECT 'clicks_conversions', arrival_minute_ms, 1, reason, IF(reason IS NULL, 1, 0),
+SELECT 'clicks_conversions', arrival_window_ms, 1, reason, IF(reason IS NULL, 1, 0),
        0, 0, 0, CAST(NULL AS BIGINT)
 FROM checked_clicks_conversions
 UNION ALL
-SELECT 'bid_requests', arrival_minute_ms, 1, reason, IF(reason IS NULL, 1, 0),
+SELECT 'bid_requests', arrival_window_ms, 1, reason, IF(reason IS NULL, 1, 0),
        0, 0, 0, CAST(NULL AS BIGINT)
 FROM checked_bid_requests
 UNION ALL
-SELECT 'impressions', arrival_minute_ms, 0, CAST(NULL AS STRING), 0, 1, IF(late, 1, 0), 0,
+SELECT 'impressions', arrival_window_ms, 0, CAST(NULL AS STRING), 0, 1, IF(late, 1, 0), 0,
        checked_at_ms - event_time_ms
 FROM first_impressions
 UNION ALL
-SELECT 'clicks_conversions', arrival_minute_ms, 0, CAST(NULL AS STRING), 0, 1,
+SELECT 'clicks_conversions', arrival_window_ms, 0, CAST(NULL AS STRING), 0, 1,
        IF(late, 1, 0), 0, checked_at_ms - event_time_ms
 FROM first_clicks_conversions
 UNION ALL
-SELECT 'bid_requests', arrival_minute_ms, 0, CAST(NULL AS STRING), 0, 1, IF(late, 1, 0), 0,
+SELECT 'bid_requests', arrival_window_ms, 0, CAST(NULL AS STRING), 0, 1, IF(late, 1, 0), 0,
        checked_at_ms - event_time_ms
 FROM first_bid_requests
 UNION ALL
-SELECT 'clicks_conversions', arrival_minute_ms, 0, CAST(NULL AS STRING), 0, 0, 0, 1,
+SELECT 'clicks_conversions', arrival_window_ms, 0, CAST(NULL AS STRING), 0, 0, 0, 1,
        CAST(NULL AS BIGINT)
 FROM click_attribution WHERE matched_impression_id IS NULL
 UNION ALL
-SELECT 'clicks_conversions', arrival_minute_ms, 0, CAST(NULL AS STRING), 0, 0, 0, 1,
+SELECT 'clicks_conversions', arrival_window_ms, 0, CAST(NULL AS STRING), 0, 0, 0, 1,
        CAST(NULL AS BIGINT)
 FROM conversion_candidates WHERE click_id IS NULL;
 
 INSERT INTO dq_metrics
-SELECT CONCAT(source, ':', CAST(arrival_minute_ms AS STRING)),
-       source, arrival_minute_ms, arrival_minute_ms + 60000,
+SELECT CONCAT(source, ':', CAST(arrival_window_ms AS STRING)),
+       source, arrival_window_ms, arrival_window_ms + ${dq_window_ms},
        CAST(SUM(received) AS BIGINT), CAST(SUM(first_seen) AS BIGINT), COUNT(reason),
        COLLECT(reason), CAST(SUM(valid_any) - SUM(first_seen) AS BIGINT),
        CAST(SUM(late) AS BIGINT), CAST(SUM(unattributed) AS BIGINT),
@@ -54,4 +54,4 @@ FROM (
               ELSE CAST(delay_ms AS DOUBLE) END AS delay_2_digits
   FROM quality_signals
 )
-GROUP BY source, arrival_minute_ms;
+GROUP BY source, arrival_window_ms;

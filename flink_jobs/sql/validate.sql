@@ -19,7 +19,7 @@ SELECT v.checked_at_ms, v.reason, v.detail, v.raw_payload, v.payload_encoding,
        v.bid_request_id, v.cost_micros, v.currency, v.device_type, v.country, v.user_agent,
        v.advertiser_id, v.campaign_name, v.campaign_status, v.campaign_daily_budget_micros,
        v.campaign_known,
-       v.checked_at_ms - MOD(v.checked_at_ms, 60000) AS arrival_minute_ms,
+       v.checked_at_ms - MOD(v.checked_at_ms, ${dq_window_ms}) AS arrival_window_ms,
        v.late,
        rowtime, proc_time
 FROM (
@@ -38,7 +38,7 @@ SELECT v.checked_at_ms, v.reason, v.detail, v.raw_payload, v.payload_encoding,
        v.conversion_type, v.conversion_value, v.currency,
        v.advertiser_id, v.campaign_name, v.campaign_status, v.campaign_daily_budget_micros,
        v.campaign_known,
-       v.checked_at_ms - MOD(v.checked_at_ms, 60000) AS arrival_minute_ms,
+       v.checked_at_ms - MOD(v.checked_at_ms, ${dq_window_ms}) AS arrival_window_ms,
        v.late,
        rowtime, proc_time
 FROM (
@@ -60,7 +60,7 @@ SELECT v.checked_at_ms, v.reason, v.detail, v.raw_payload, v.payload_encoding,
        v.clearing_price_micros, v.campaign_id, v.creative_id,
        v.advertiser_id, v.campaign_name, v.campaign_status, v.campaign_daily_budget_micros,
        v.campaign_known,
-       v.checked_at_ms - MOD(v.checked_at_ms, 60000) AS arrival_minute_ms,
+       v.checked_at_ms - MOD(v.checked_at_ms, ${dq_window_ms}) AS arrival_window_ms,
        v.late,
        rowtime, proc_time
 FROM (

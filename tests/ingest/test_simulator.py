@@ -7,6 +7,8 @@ reference rules, and applies dedup, lateness and attribution with code of its ow
 import hashlib
 from collections import Counter, defaultdict
 
+import pytest
+
 from advertisex.contract.bid_requests import decode_bid_request
 from advertisex.contract.clicks_csv import decode_click_row
 from advertisex.contract.errors import ContractError
@@ -18,13 +20,13 @@ from advertisex.contract.rules import (
 )
 from advertisex.ingest.config import Anomalies, RateChange, Silence, SimulationConfig
 from advertisex.ingest.malformed import BREAKERS, CLICK_BREAKERS, CONVERSION_BREAKERS
-from advertisex.ingest.simulator import Simulator
+from advertisex.ingest.simulator import Simulator, diurnal_factor
 
 START = 1_795_910_400_000  # 2026-11-29T00:00:00Z, a minute boundary
 
 
 def run(**kwargs) -> tuple[Simulator, list]:
-    sim = Simulator(SimulationConfig(start_ms=START, **kwargs))
+    sim = Simulator(SimulationConfig(**{"start_ms": START, **kwargs}))
     return sim, list(sim.events())
 
 
@@ -43,6 +45,29 @@ def test_same_seed_same_output_other_seed_other_output():
     assert digest(a) == digest(b)
     assert a_sim.truth.to_dict() == b_sim.truth.to_dict()
     assert digest(a) != digest(c)
+
+
+def test_a_market_seed_shares_the_campaigns_across_seeds_and_the_seed_alone_draws_its_own():
+    a, _ = run(seed=7, market_seed=3, duration_s=10)
+    b, b_messages = run(seed=8, market_seed=3, duration_s=10)
+    _, c_messages = run(seed=8, duration_s=10)
+    assert a.campaigns() == b.campaigns()  # the same world ...
+    assert a.market.websites == b.market.websites
+    assert digest(b_messages) != digest(c_messages)  # ... and not the seed's own
+    d, _ = run(seed=7, duration_s=10)
+    assert d.campaigns() != a.campaigns()
+    assert [c.ctr for c in d.market.campaigns] != [c.ctr for c in a.market.campaigns]
+
+
+def test_the_rate_follows_the_time_of_day():
+    hour = 3_600_000
+    assert diurnal_factor(START + 3 * hour) == pytest.approx(0.4)
+    assert diurnal_factor(START + 9 * hour) == pytest.approx(1.0)
+    assert diurnal_factor(START + 15 * hour) == pytest.approx(1.6)
+    night, _ = run(seed=1, duration_s=60, start_ms=START + 3 * hour)
+    day, _ = run(seed=1, duration_s=60, start_ms=START + 15 * hour)
+    ratio = day.truth.received["bid_requests"] / night.truth.received["bid_requests"]
+    assert 3.4 < ratio < 4.6  # 1.6 / 0.4, Poisson counts of about 2,400 and 9,600
 
 
 ID_FIELD = {

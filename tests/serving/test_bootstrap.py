@@ -11,6 +11,7 @@ import pinotdb
 import pytest
 from confluent_kafka import Producer
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
+from pinot_sql import query  # tests/pinot_sql.py
 from typer.testing import CliRunner
 
 from advertisex.cli import app
@@ -297,18 +298,6 @@ def produce(bootstrap_servers: str, topic: str, transactions: list) -> None:
             producer.commit_transaction(30)
         else:
             producer.abort_transaction(30)
-
-
-def query(cfg, sql: str) -> list[tuple]:
-    conn = pinotdb.connect(
-        host=cfg.host, port=cfg.pinot_broker_port, path="/query/sql", scheme="http"
-    )
-    try:
-        cursor = conn.cursor()
-        cursor.execute(sql)
-        return cursor.fetchall()
-    finally:
-        conn.close()
 
 
 def rows_once(cfg, sql: str, sentinel_sql: str, timeout: float = 120) -> list[tuple]:

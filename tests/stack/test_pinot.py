@@ -6,6 +6,7 @@ import time
 import pinotdb
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
+from pinot_sql import query  # tests/pinot_sql.py
 
 from advertisex.serving.pinot_admin import JSON_DECODER, KAFKA_CONSUMER_FACTORY, PinotAdmin
 
@@ -36,18 +37,6 @@ def realtime_table(name: str, topic: str, bootstrap: str) -> dict:
         },
         "metadata": {},
     }
-
-
-def query(cfg, sql: str) -> list[tuple]:
-    conn = pinotdb.connect(
-        host=cfg.host, port=cfg.pinot_broker_port, path="/query/sql", scheme="http"
-    )
-    try:
-        cursor = conn.cursor()
-        cursor.execute(sql)
-        return cursor.fetchall()
-    finally:
-        conn.close()
 
 
 def wait_for_rows(cfg, table: str, count: int, timeout: float = 90) -> int:
