@@ -1,0 +1,1 @@
+"""The AdvertiseX operator: FlinkSqlJob resources turned into running Flink jobs (kopf)."""
