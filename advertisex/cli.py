@@ -12,6 +12,7 @@ from rich.table import Table
 
 from advertisex.ingest.cli import ingest, simulate
 from advertisex.jobs.cli import job_app
+from advertisex.monitor.cli import monitor
 from advertisex.serving.cli import bootstrap
 from advertisex.serving.report_cli import report
 from advertisex.stack.cli import stack_app
@@ -27,6 +28,7 @@ app.command()(simulate)
 app.command()(ingest)
 app.command()(bootstrap)
 app.command()(report)
+app.command()(monitor)
 
 
 @app.command()

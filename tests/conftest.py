@@ -87,6 +87,12 @@ def flink(stack) -> StackConfig:
     return stack.ensure("kafka", "flink")
 
 
+@pytest.fixture(scope="session")
+def kube(stack) -> StackConfig:
+    """etcd and the real kube-apiserver; kubeconfig(cfg) is the admin's kubeconfig."""
+    return stack.ensure("kube")
+
+
 @pytest.fixture
 def read_topic():
     """read_to_end(bootstrap, topic): a topic's messages, read to its current end."""

@@ -5,6 +5,8 @@ Field names are Flink 2.2's, checked against the running cluster: /jobs/overview
 {targetDirectory, drain} while POST /jobs/{id}/savepoints takes {target-directory,
 cancel-job}; both answer {request-id}, whose status at /jobs/{id}/savepoints/{trigger} is
 {status: {id: IN_PROGRESS|COMPLETED}, operation: {location} or {failure-cause}}.
+GET /jobs/{id}/vertices/{vertex}/watermarks answers a list of {id:
+"<subtask>.currentInputWatermark", value: "<epoch ms>"} (Flink's JobVertexWatermarksHandler).
 """
 
 from __future__ import annotations
@@ -127,6 +129,15 @@ class FlinkRest:
         """The job's failures, newest first: exceptionName, stacktrace, timestamp, ..."""
         found = self._job_call(job_id, "GET", f"/jobs/{job_id}/exceptions")
         return found["exceptionHistory"]["entries"]
+
+    def vertex_watermarks(self, job_id: str, vertex_id: str) -> list[dict]:
+        """A vertex's input watermark per subtask, as Flink's metric store has it:
+        [{"id": "<subtask>.currentInputWatermark", "value": "<epoch ms>"}]. A subtask whose
+        metric was not fetched yet is left out, one with no watermark yet reports
+        Long.MIN_VALUE (advertisex/monitor/watermarks.py reads these)."""
+        path = f"/jobs/{job_id}/vertices/{vertex_id}/watermarks"
+        found = self._job_call(job_id, "GET", path)
+        return found if isinstance(found, list) else []
 
     def cancel(self, job_id: str) -> None:
         self._job_call(job_id, "PATCH", f"/jobs/{job_id}", params={"mode": "cancel"})
