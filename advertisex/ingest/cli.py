@@ -81,6 +81,9 @@ def simulate(
         ),
     ] = None,
     bid_rate: Annotated[float, typer.Option(help="bid requests/s at the daily mean")] = 100.0,
+    flat_rate: Annotated[
+        bool, typer.Option("--flat-rate", help="keep the rate at --bid-rate at every hour")
+    ] = False,
     rate: Annotated[
         float | None, typer.Option(help="messages/s sent to Kafka; default as fast as possible")
     ] = None,
@@ -141,6 +144,7 @@ def simulate(
             market_seed=market_seed,
             duration_s=duration,
             bid_rate=bid_rate,
+            diurnal=not flat_rate,
             anomalies=anomalies,
             **({"start_ms": start_ms} if start_ms else {}),
         )

@@ -85,6 +85,11 @@ class SimulationConfig(BaseModel):
     )
     duration_s: float = Field(600.0, gt=0, description="simulated seconds of traffic")
     bid_rate: float = Field(100.0, gt=0, description="bid requests per second, daily mean")
+    diurnal: bool = Field(
+        True,
+        description="the rate follows the time of day (diurnal_factor); False keeps it at "
+        "bid_rate, so a run's volume does not depend on the hour it starts",
+    )
     advertisers: int = Field(12, ge=1)
     campaigns: int = Field(40, ge=1)
     websites: int = Field(500, ge=1)

@@ -120,7 +120,9 @@ class Simulator:
         for change in self.config.anomalies.rate_changes:
             if change.contains(second):
                 factor *= change.factor
-        return self.config.bid_rate * diurnal_factor(t_ms) * factor
+        if self.config.diurnal:
+            factor *= diurnal_factor(t_ms)
+        return self.config.bid_rate * factor
 
     def _poisson(self, mean: float) -> int:
         if mean > 30:

@@ -234,7 +234,11 @@ def produce(env, prefix: str, seed: int, seconds: int) -> list:
     """Clean simulated traffic (no anomaly knob on) onto the raw topics; the messages sent."""
     sim = Simulator(
         SimulationConfig(
-            start_ms=int(time.time() * 1000), seed=seed, duration_s=seconds, bid_rate=20
+            start_ms=int(time.time() * 1000),
+            seed=seed,
+            duration_s=seconds,
+            bid_rate=20,
+            diurnal=False,  # the same volume at whatever hour the test runs
         )
     )
     messages = list(sim.events())
@@ -247,7 +251,12 @@ def produce_live(env, prefix: str, seed: int, seconds: int, **knobs) -> None:
     see its rate; knobs are the simulator's anomaly knobs."""
     start_ms = int(time.time() * 1000)
     config = SimulationConfig(
-        start_ms=start_ms, seed=seed, duration_s=seconds, bid_rate=40, anomalies=Anomalies(**knobs)
+        start_ms=start_ms,
+        seed=seed,
+        duration_s=seconds,
+        bid_rate=40,
+        diurnal=False,  # the same volume at whatever hour the test runs
+        anomalies=Anomalies(**knobs),
     )
     sink = KafkaSink(env["flink"].kafka_bootstrap, topic_prefix=prefix)
     try:

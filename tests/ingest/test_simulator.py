@@ -70,6 +70,15 @@ def test_the_rate_follows_the_time_of_day():
     assert 3.4 < ratio < 4.6  # 1.6 / 0.4, Poisson counts of about 2,400 and 9,600
 
 
+def test_a_flat_rate_is_the_same_at_every_hour():
+    hour = 3_600_000
+    night, _ = run(seed=1, duration_s=60, start_ms=START + 3 * hour, diurnal=False)
+    day, _ = run(seed=1, duration_s=60, start_ms=START + 15 * hour, diurnal=False)
+    # The same seed draws the same Poisson counts when the mean is the same.
+    assert night.truth.received["bid_requests"] == day.truth.received["bid_requests"]
+    assert 5_400 < night.truth.received["bid_requests"] < 6_600  # 100/s for 60 s
+
+
 ID_FIELD = {
     "impressions": "impression_id",
     "clicks_conversions": "event_id",

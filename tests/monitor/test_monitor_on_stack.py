@@ -25,7 +25,7 @@ import pytest
 from kafka_outputs import PARTITIONS
 
 from advertisex.ingest.config import Anomalies, RateChange, Silence, SimulationConfig
-from advertisex.ingest.simulator import Simulator, diurnal_factor
+from advertisex.ingest.simulator import Simulator
 from advertisex.ingest.sinks import KafkaSink
 from advertisex.ingest.topics import ensure_topics, raw_topic_specs
 from advertisex.jobs.flink_rest import FlinkRest
@@ -116,6 +116,7 @@ def segment(
             start_ms=start_ms,
             duration_s=seconds,
             bid_rate=bid_rate,
+            diurnal=False,  # the same volume at whatever hour the test runs
             campaigns=campaigns,
             anomalies=Anomalies(**knobs),
         )
@@ -262,10 +263,10 @@ def test_anomalies_fire_within_their_bounds_and_resolve_and_clean_traffic_is_qui
 
 # Campaign minutes: the CTR is judged in minutes with at least campaign_min_count (100)
 # impressions. This test's market (4 campaigns, market seed 17) gives each campaign 136 to
-# 244 impressions a minute at 64 bid requests a second (measured for seeds 100-102); the rate
-# is divided by the time of day's factor so that the counts do not depend on when the test
-# runs (at 3h UTC the simulator sends 0.4 of the daily mean, at 15h 1.6). The first test's
-# 40 campaigns have a dozen each.
+# 244 impressions a minute at 64 bid requests a second (measured for seeds 100-102); every
+# segment's rate is flat (diurnal=False), so the counts do not depend on when the test runs
+# (with the time of day's factor the simulator sends 0.4 of the mean at 3h UTC, 1.6 at 15h).
+# The first test's 40 campaigns have a dozen each.
 CAMPAIGNS, CAMPAIGN_MARKET_SEED, CAMPAIGN_BID_RATE = 4, 17, 64
 MINUTE_S = 60 / SPEED
 # A minute is judged once a row two minutes later is read, and fires on its fire_after-th
@@ -302,7 +303,6 @@ def test_a_bot_moves_the_campaigns_ctr_off_their_baselines(watched):
     watcher.start()
     try:
         start_ms = max(EVENT_CLOCK.get("next_ms", 0), int(time.time() * 1000))
-        bid_rate = CAMPAIGN_BID_RATE / diurnal_factor(start_ms)
         began = time.time()
         plan = [
             ("lead-in", 600, {}),
@@ -318,7 +318,7 @@ def test_a_bot_moves_the_campaigns_ctr_off_their_baselines(watched):
                 seg_start,
                 seconds,
                 campaigns=CAMPAIGNS,
-                bid_rate=bid_rate,
+                bid_rate=CAMPAIGN_BID_RATE,
                 market_seed=CAMPAIGN_MARKET_SEED,
                 **knobs,
             )

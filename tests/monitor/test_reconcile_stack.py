@@ -58,6 +58,7 @@ def traffic(seed: int, seconds: int, **knobs) -> tuple[list[dict], list]:
             start_ms=now_ms(),
             duration_s=seconds,
             bid_rate=60,
+            diurnal=False,  # the same volume at whatever hour the test runs
             anomalies=Anomalies(bots=1, **knobs),
         )
     )

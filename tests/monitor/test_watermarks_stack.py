@@ -55,7 +55,11 @@ def test_the_watermark_lags_the_clock_by_what_was_sent(job):
     sent_from_ms = int(time.time() * 1000)
     sim = Simulator(
         SimulationConfig(
-            seed=3, start_ms=sent_from_ms - BEHIND_S * 1000, duration_s=SECONDS, bid_rate=20
+            seed=3,
+            start_ms=sent_from_ms - BEHIND_S * 1000,
+            duration_s=SECONDS,
+            bid_rate=20,
+            diurnal=False,  # the same volume at whatever hour the test runs
         )
     )
     sink = KafkaSink(cfg.kafka_bootstrap, topic_prefix=prefix)
@@ -102,7 +106,9 @@ def test_the_watermark_lags_the_clock_by_what_was_sent(job):
             (names[v], rest.vertex_watermarks(job_id, v)) for v in held
         ]
         trickle = Simulator(
-            SimulationConfig(seed=seed, start_ms=next_ms, duration_s=TRICKLE_S, bid_rate=20)
+            SimulationConfig(
+                seed=seed, start_ms=next_ms, duration_s=TRICKLE_S, bid_rate=20, diurnal=False
+            )
         )
         for message in trickle.events():
             sink.write(message)
