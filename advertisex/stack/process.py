@@ -118,6 +118,11 @@ class ManagedProcess:
             _signal_group(pid, signal.SIGKILL)
             while self._alive(pid):
                 time.sleep(0.1)
+        child = _children.pop(pid, None)
+        if child is not None:
+            # The leader can exit between poll() and the group check, which then sees only
+            # zombies: reap it, so that no process of ours outlives stop() as a zombie.
+            child.wait()
         self.pid_file.unlink(missing_ok=True)
         return True
 
