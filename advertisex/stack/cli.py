@@ -83,12 +83,13 @@ def fetch_go(names: tuple[str, ...] = tuple(gobuild.builds())) -> None:
             continue
         with _spinner() as progress:
             task = progress.add_task(f"{name}: starting", total=None)
-            gobuild.ensure_built(
-                name,
-                on_step=lambda step, _t=task, _n=name: progress.update(
-                    _t, description=f"{_n}: {step}"
-                ),
-            )
+
+            def on_step(step: str, _t=task, _n=name) -> None:
+                progress.update(_t, description=f"{_n}: {step}")
+                if not err.is_terminal:  # a log (CI's) shows no live spinner: a line a step
+                    err.print(f"{_n}: {step}")
+
+            gobuild.ensure_built(name, on_step=on_step)
         err.print(
             f"built {', '.join(gobuild.builds()[name].programs)} into {gobuild.build_dir(name)}"
         )
