@@ -131,7 +131,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from numbers import Integral
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 
 Direction = Literal["spike", "drop"]
 State = Literal["ok", "anomalous", "firing", "resolved"]
@@ -315,6 +315,19 @@ class Judgement:
         return None if self.expected is None else self.expected + self.k * self.sigma
 
 
+class ModelOptions(TypedDict, total=False):
+    """NormalModel's keyword arguments, which each detector built on it takes as they are
+    (OnlineNormal(k=4, warmup=20)); the defaults are NormalModel's."""
+
+    k: float
+    warmup: int
+    alpha: float | None
+    variance_alpha: float | None
+    min_std: float
+    min_relative_std: float
+    relearn_after: int | None
+
+
 class NormalModel:
     """The judgement of OnlineNormal without the hysteresis: warm-up, running statistics,
     the k-sigma band with its floors, anomalies kept out, relearning (module docstring)."""
@@ -435,29 +448,15 @@ class OnlineNormal:
         *,
         name: str = "value",
         unit: str = "",
-        k: float = K,
-        warmup: int = WARMUP,
-        alpha: float | None = ALPHA,
-        variance_alpha: float | None = VARIANCE_ALPHA,
-        min_std: float = MIN_STD,
-        min_relative_std: float = MIN_RELATIVE_STD,
-        relearn_after: int | None = RELEARN_AFTER,
         fire_after: int = FIRE_AFTER,
         resolve_after: int = RESOLVE_AFTER,
+        **model: Unpack[ModelOptions],
     ):
         self.name = name
         self.unit = unit
-        self.model = NormalModel(
-            k=k,
-            warmup=warmup,
-            alpha=alpha,
-            variance_alpha=variance_alpha,
-            min_std=min_std,
-            min_relative_std=min_relative_std,
-            relearn_after=relearn_after,
-        )
+        self.model = NormalModel(**model)
         self.hysteresis = Hysteresis(fire_after, resolve_after)
-        _check_relearn(relearn_after, fire_after)
+        _check_relearn(self.model.relearn_after, fire_after)
 
     @property
     def firing(self) -> bool:
@@ -482,15 +481,9 @@ class SeasonalBaseline:
         unit: str = "",
         seasons: int = SEASONS,
         fallback: bool = True,
-        k: float = K,
-        warmup: int = WARMUP,
-        alpha: float | None = ALPHA,
-        variance_alpha: float | None = VARIANCE_ALPHA,
-        min_std: float = MIN_STD,
-        min_relative_std: float = MIN_RELATIVE_STD,
-        relearn_after: int | None = RELEARN_AFTER,
         fire_after: int = FIRE_AFTER,
         resolve_after: int = RESOLVE_AFTER,
+        **model: Unpack[ModelOptions],
     ):
         _check_count("season", season)
         if not isinstance(seasons, Integral) or seasons < 2:
@@ -499,19 +492,10 @@ class SeasonalBaseline:
         self.seasons = int(seasons)
         self.name = name
         self.unit = unit
-        settings = dict(
-            k=k,
-            warmup=warmup,
-            alpha=alpha,
-            variance_alpha=variance_alpha,
-            min_std=min_std,
-            min_relative_std=min_relative_std,
-            relearn_after=relearn_after,
-        )
-        self.residual = NormalModel(**settings)
-        self.fallback = NormalModel(**settings) if fallback else None
+        self.residual = NormalModel(**model)
+        self.fallback = NormalModel(**model) if fallback else None
         self.hysteresis = Hysteresis(fire_after, resolve_after)
-        _check_relearn(relearn_after, fire_after)
+        _check_relearn(self.residual.relearn_after, fire_after)
         self.history: dict[int, deque[float]] = {}
         self.last_at: int | None = None
 
@@ -744,31 +728,17 @@ class BaselineRatio:
         name: str = "ratio",
         min_count: int = MIN_COUNT,
         binomial: bool = True,
-        k: float = K,
-        warmup: int = WARMUP,
-        alpha: float | None = ALPHA,
-        variance_alpha: float | None = VARIANCE_ALPHA,
-        min_std: float = MIN_STD,
-        min_relative_std: float = MIN_RELATIVE_STD,
-        relearn_after: int | None = RELEARN_AFTER,
         fire_after: int = FIRE_AFTER,
         resolve_after: int = RESOLVE_AFTER,
+        **model: Unpack[ModelOptions],
     ):
         _check_count("min_count", min_count)
         self.name = name
         self.min_count = min_count
         self.binomial = binomial
-        self.model = NormalModel(
-            k=k,
-            warmup=warmup,
-            alpha=alpha,
-            variance_alpha=variance_alpha,
-            min_std=min_std,
-            min_relative_std=min_relative_std,
-            relearn_after=relearn_after,
-        )
+        self.model = NormalModel(**model)
         self.hysteresis = Hysteresis(fire_after, resolve_after)
-        _check_relearn(relearn_after, fire_after)
+        _check_relearn(self.model.relearn_after, fire_after)
 
     @property
     def firing(self) -> bool:
