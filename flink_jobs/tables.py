@@ -20,13 +20,12 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pyflink.table import DataTypes, Schema, TableDescriptor
 
-from advertisex.contract.topics import RAW_TOPICS, output_topics
+from advertisex.contract.topics import RAW_TOPICS, output_topics, upsert_outputs
 from advertisex.kafka_admin import TopicSpec
 from flink_jobs.schema_types import output_fields
 
-# Outputs whose rows are updated after they are first written (last-click attribution
-# moves to a later click; counts grow): upserts keyed by record_key.
-UPSERT_OUTPUTS = ("attributed_conversions", "campaign_metrics_1m", "dq_metrics")
+# Outputs whose rows are updated after they are first written: upserts keyed by record_key.
+UPSERT_OUTPUTS = upsert_outputs()
 
 
 # Client properties the tables set from their own options.

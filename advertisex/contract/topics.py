@@ -15,3 +15,10 @@ CAMPAIGN_TOPIC = "dim-campaigns"
 def output_topics() -> dict[str, str]:
     """Output name -> its topic (section 3: the topic has the output's name)."""
     return {name: output_schema(name)["x-kafka-topic"] for name in output_names()}
+
+
+def upsert_outputs() -> tuple[str, ...]:
+    """Outputs whose rows are updated after they are first written (`x-upsert` in their
+    schema: last-click attribution moves to a later click, counts grow). Their sinks upsert
+    by x-key, their topics are compacted, their Pinot tables upsert."""
+    return tuple(n for n in output_names() if output_schema(n).get("x-upsert", False))

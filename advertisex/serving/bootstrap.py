@@ -25,7 +25,7 @@ from functools import cache
 from pydantic import BaseModel, Field
 
 from advertisex.contract.schemas import SCHEMA_DIR, output_names
-from advertisex.contract.topics import output_topics
+from advertisex.contract.topics import output_topics, upsert_outputs
 from advertisex.ingest.topics import raw_topic_specs
 from advertisex.kafka_admin import TopicSpec, reconcile_topics
 from advertisex.serving.pinot_admin import PinotAdmin, PinotError
@@ -67,11 +67,6 @@ def pinot_schema_file(output: str) -> dict:
 def pinot_table_file(output: str) -> dict:
     """schemas/pinot/<output>.table.json as a dict (a copy), placeholders and all."""
     return copy.deepcopy(_load(f"{output}.table.json"))
-
-
-def upsert_outputs() -> tuple[str, ...]:
-    """Outputs whose rows are updated: their tables upsert, their topics are compacted."""
-    return tuple(n for n in output_names() if "upsertConfig" in _load(f"{n}.table.json"))
 
 
 def stream_config(table: dict) -> dict:

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from advertisex.contract.schemas import SCHEMA_DIR, output_names, output_schema
-from advertisex.contract.topics import output_topics
+from advertisex.contract.topics import output_topics, upsert_outputs
 from advertisex.serving.bootstrap import (
     BROKERS_PLACEHOLDER,
     PINOT_DIR,
@@ -22,7 +22,6 @@ from advertisex.serving.bootstrap import (
     schema_refusals,
     stream_config,
     table_refusals,
-    upsert_outputs,
 )
 from advertisex.serving.pinot_admin import JSON_DECODER, KAFKA_CONSUMER_FACTORY
 
@@ -117,7 +116,14 @@ def test_primary_key_is_what_the_kafka_key_is_made_of(name):
 def test_updated_outputs_upsert_and_the_others_deduplicate():
     from flink_jobs.tables import UPSERT_OUTPUTS
 
-    assert set(upsert_outputs()) == set(UPSERT_OUTPUTS)
+    # x-upsert in the output schemas drives the job's sinks and the Pinot tables alike.
+    assert UPSERT_OUTPUTS == upsert_outputs()
+    assert set(upsert_outputs()) == {
+        "attributed_conversions",
+        "campaign_metrics_1m",
+        "dq_metrics",
+    }
+    assert {n for n in OUTPUTS if "upsertConfig" in pinot_table_file(n)} == set(upsert_outputs())
     for name in OUTPUTS:
         table = pinot_table_file(name)
         assert table["routing"] == {"instanceSelectorType": "strictReplicaGroup"}
