@@ -22,10 +22,18 @@ def test_messages_carry_their_event_time(kafka, topic_name, read_topic, tmp_path
     start = int(time.time()) // 60 * 60_000 - 10 * 60_000
     anomalies = Anomalies(malformed=0.1, duplicates=0.05, late=0.05, out_of_order=0.1)
     sim = Simulator(
-        SimulationConfig(start_ms=start, seed=3, duration_s=30, bid_rate=30, anomalies=anomalies)
+        SimulationConfig(
+            start_ms=start,
+            seed=3,
+            duration_s=30,
+            bid_rate=30,
+            diurnal=False,  # at 3h UTC this seed sent no click at all at the daily rate
+            anomalies=anomalies,
+        )
     )
     to_kafka, to_files = KafkaSink(bootstrap, topic_prefix=live), FileSink(tmp_path)
     sent = list(sim.events())
+    assert {m.source for m in sent} == set(RAW_TOPICS)  # the scenario has every source
     for m in sent:
         to_kafka.write(m)
         to_files.write(m)

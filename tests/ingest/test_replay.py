@@ -27,6 +27,7 @@ def test_ingest_replays_a_folder_onto_kafka_intact(kafka, tmp_path, read_topic):
             seed=21,
             duration_s=90,
             bid_rate=80,
+            diurnal=False,  # the same volume at whatever hour the test runs
             anomalies=Anomalies(malformed=0.05, duplicates=0.02),
         )
     )
@@ -37,6 +38,7 @@ def test_ingest_replays_a_folder_onto_kafka_intact(kafka, tmp_path, read_topic):
         sink.write(message)
         emitted[message.source] += 1
     sink.close()
+    assert set(emitted) == set(RAW_TOPICS)  # the scenario has every source
     # Reading the folder gives back every record, malformed ones included.
     in_files = list(folder_messages(folder))
     assert Counter(m.source for m in in_files) == emitted
