@@ -40,6 +40,8 @@ _INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)  # no exponent, no NaN/Infinity
 _COUNTRY = re.compile(r"[A-Za-z]{2}", re.ASCII)
 _CURRENCY = re.compile(r"[A-Za-z]{3}", re.ASCII)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_TOO_LARGE = 2**64  # stands for a number with more digits than any 64-bit integer
 # CSV spec's wording for conditionally required columns -> the event_type that needs them.
 _REQUIRED_FOR = {"clicks only": "click", "conversions only": "conversion"}
 
@@ -370,15 +372,26 @@ def _integer(value: object, path: str, required: bool = False) -> int | None:
         if required:
             raise ContractError(f"missing_field:{path}", f"{path} is required and was missing")
         return None
+    number = None
     if isinstance(value, bool):
         pass
     elif isinstance(value, int):
-        return value
+        number = value
     elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
+        number = int(value)
     elif isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
-        return int(value.strip())
-    raise ContractError(f"bad_number:{path}", f"{path} {_shown(value)} is not a whole number")
+        text = value.strip()
+        sign, digits = (-1 if text[0] == "-" else 1), text.lstrip("+-").lstrip("0") or "0"
+        # int() of thousands of digits raises (Python's int max str digits): out of range.
+        number = sign * int(digits) if len(digits) <= 20 else _TOO_LARGE
+    if number is None:
+        raise ContractError(f"bad_number:{path}", f"{path} {_shown(value)} is not a whole number")
+    if not _INT64_MIN <= number <= _INT64_MAX:
+        # Outputs are 64-bit (Flink BIGINT, Pinot LONG): a larger number cannot be carried.
+        raise ContractError(
+            f"bad_number:{path}", f"{path} {_shown(value)} is outside the 64-bit integer range"
+        )
+    return number
 
 
 def _decimal(value: object, path: str) -> float | None:
@@ -393,9 +406,12 @@ def _decimal(value: object, path: str) -> float | None:
         return value
     elif isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):
         try:
-            return float(Decimal(value.strip())) + 0.0  # + 0.0 turns -0.0 into 0.0
+            number = float(Decimal(value.strip())) + 0.0  # + 0.0 turns -0.0 into 0.0
         except (InvalidOperation, OverflowError):
-            pass
+            number = math.inf
+        if math.isfinite(number):
+            return number
+        raise ContractError(f"bad_number:{path}", f"{path} {_shown(value)} is too large")
     raise ContractError(f"bad_number:{path}", f"{path} {_shown(value)} is not a decimal number")
 
 

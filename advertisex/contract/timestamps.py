@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from advertisex.contract.errors import ContractError
 
 MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: the last instant to_iso can write
+_MAX_EPOCH_DIGITS = len(str(MAX_EPOCH_MS))
 
 _ISO = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|([+-])(\d{2}):(\d{2}))",
@@ -41,7 +42,12 @@ def to_epoch_ms(value: object) -> int:
     if isinstance(value, str):
         text = value.strip()
         if text.isascii() and text.isdigit():
-            return _in_range(int(text), value)
+            # More digits than the last valid instant has is out of range, and int() of
+            # thousands of digits would raise instead (Python's int max str digits).
+            digits = text.lstrip("0") or "0"
+            if len(digits) > _MAX_EPOCH_DIGITS:
+                raise _bad(value, "outside 1970-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z")
+            return _in_range(int(digits), value)
         return _from_iso(text, value)
     raise _bad(
         value, f"expected an ISO-8601 string or epoch milliseconds, got {type(value).__name__}"

@@ -66,6 +66,25 @@ def test_malformed_payloads(payload, detail):
     assert str(caught.value) == f"malformed_json: {caught.value.detail}"
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"[" * 501 + b"]" * 501,  # deeper than MAX_NESTING: Python's parser would recurse
+        b'{"a":' + b"[" * 600 + b"]" * 600 + b"}",
+        b'{"a":' + b"1" * 5000 + b"}",  # more digits than Python's int() takes
+    ],
+)
+def test_payloads_that_would_crash_pythons_parser_are_malformed(payload):
+    with pytest.raises(ContractError) as caught:
+        decode_impression(payload)
+    assert caught.value.reason == "malformed_json"
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    text = '{"a":"' + "[" * 600 + '"}'
+    assert decode_impression(text.encode()) == {"a": "[" * 600}
+
+
 def test_decoding_refuses_a_non_bytes_payload():
     with pytest.raises(ContractError) as caught:
         decode_impression(42)

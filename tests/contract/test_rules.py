@@ -111,7 +111,17 @@ def test_device_type_lower_cased_or_other(given, expected):
 
 @pytest.mark.parametrize(
     ("given", "expected"),
-    [(0, 0), (1500.0, 1500), ("1500", 1500), (" 7 ", 7), (None, None), ("", None)],
+    [
+        (0, 0),
+        (1500.0, 1500),
+        ("1500", 1500),
+        (" 7 ", 7),
+        (None, None),
+        ("", None),
+        (2**63 - 1, 2**63 - 1),  # the largest a 64-bit output holds
+        ("9223372036854775807", 2**63 - 1),
+        ("+" + "0" * 5000 + "5", 5),  # more digits than int() takes, few significant
+    ],
 )
 def test_cost_micros_parses(given, expected):
     assert standardize_impression({**IMPRESSION, "cost_micros": given})["cost_micros"] == expected
@@ -142,6 +152,12 @@ def test_cost_micros_parses(given, expected):
         ({"cost_micros": True}, "bad_number:cost_micros"),
         ({"cost_micros": float("nan")}, "bad_number:cost_micros"),
         ({"cost_micros": -1}, "negative_value:cost_micros"),
+        # Beyond 64 bits: no output column could carry it (and int() would refuse
+        # thousands of digits with a ValueError, not a rejection).
+        ({"cost_micros": 2**63}, "bad_number:cost_micros"),
+        ({"cost_micros": "9223372036854775808"}, "bad_number:cost_micros"),
+        ({"cost_micros": "9" * 5000}, "bad_number:cost_micros"),
+        ({"cost_micros": 1e300}, "bad_number:cost_micros"),
         ({"cost_micros": "-5"}, "negative_value:cost_micros"),
         ({"country": "USA"}, "bad_country"),
         ({"country": "U1"}, "bad_country"),
@@ -251,6 +267,13 @@ def test_standardize_conversion_exactly():
 def test_conversion_value_parses(given, expected):
     raw = _from_csv({**CONVERSION, "conversion_value": given})
     assert standardize_click_or_conversion(raw)["conversion_value"] == expected
+
+
+def test_a_conversion_value_beyond_a_double_is_a_bad_number():
+    raw = _from_csv({**CONVERSION, "conversion_value": "9" * 400})
+    with pytest.raises(ContractError) as caught:
+        standardize_click_or_conversion(raw)
+    assert caught.value.reason == "bad_number:conversion_value"
 
 
 def test_conversion_currency_defaults_to_usd_and_impression_id_is_kept():

@@ -33,6 +33,7 @@ T = 1_795_947_330_123
         (float(T), T),
         (str(T), T),
         ("0001795947330123", T),  # leading zeros are still digits
+        ("0" * 5000 + str(T), T),  # more digits than int() takes, few significant
         (f" {T} ", T),
     ],
 )
@@ -71,6 +72,7 @@ def test_accepted_forms_give_exact_millis(value, expected):
         "1795947330123.0",
         "1.795947330123e12",
         "٣٣",  # Arabic-Indic digits are not ASCII digits
+        "9" * 5000,  # more digits than int() takes: out of range, not a crash
         -1,
         MAX_EPOCH_MS + 1,
         1.5,
