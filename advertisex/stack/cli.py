@@ -95,11 +95,27 @@ def fetch_go(names: tuple[str, ...] = tuple(gobuild.builds())) -> None:
         )
 
 
+def fetch_functions() -> None:
+    """Build the pipeline's own jar (flink_jobs/java) with a progress line; nothing when cached."""
+    if jars.is_functions_built():
+        return
+    with _spinner() as progress:
+        task = progress.add_task(f"building {jars.FUNCTIONS_JAR} with mvn", total=None)
+
+        def on_step(step: str) -> None:
+            progress.update(task, description=f"{jars.FUNCTIONS_JAR}: {step}")
+
+        jar = jars.functions_jar(on_step=on_step)
+    err.print(f"built {jars.FUNCTIONS_JAR} into {jar.parent}")
+
+
 @stack_app.command()
 def fetch() -> None:
-    """Resolve every server's jars from Maven Central and build the Go programs, into ~/.cache."""
+    """Resolve every server's jars from Maven Central, build the pipeline's own jar and the Go
+    programs, into ~/.cache."""
     try:
         fetch_jars()
+        fetch_functions()
         fetch_go()
     except (MissingTool, ResolutionFailed, gobuild.BuildFailed) as exc:
         raise _fail(str(exc)) from None
