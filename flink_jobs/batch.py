@@ -1,12 +1,11 @@
 """The pipeline in batch: a simulator-style input folder in, one JSON Lines folder per
 output out, through the same SQL as the streaming job.
 
-It runs in Flink's streaming runtime over bounded input on a local mini cluster: the
-watermark, and so lateness and every join and window, then behave exactly as they do on
-Kafka (Flink's batch runtime has no watermark, so late records could not be told apart).
-Outputs that are updated (last-click attribution, the metrics) are written as a
-debezium-json changelog and folded here into their final rows, as an upsert table would
-hold them.
+It runs in Flink's batch runtime on a local mini cluster (contract 2.5): the whole input
+is known, so nothing is late and every window and join is complete; the first record of an
+id is the first in file-name then line order. The result depends only on which records the
+input holds, not on file names, file order or line order. Outputs that a stream updates
+(last-click attribution, the metrics) come out as their final rows.
 
     python -m flink_jobs.batch INPUT_FOLDER OUTPUT_FOLDER
 """
@@ -25,39 +24,28 @@ from pyflink.table import EnvironmentSettings, TableEnvironment
 
 from flink_jobs.batch_input import stage
 from flink_jobs.pipeline import OUTPUTS, PipelineSettings, build
-from flink_jobs.tables import UPSERT_OUTPUTS, FileTables
+from flink_jobs.tables import FileTables
 from flink_jobs.udfs import CampaignSource
 
 _PART = re.compile(r"part-.*-(\d+)(?:\..*)?$")
 
 
 def _parts(folder: Path) -> list[Path]:
-    """Committed part files in the order they were written (in-progress ones start with .)."""
-    found = [p for p in folder.glob("part-*") if _PART.match(p.name)]
-    return sorted(found, key=lambda p: (p.name.rsplit("-", 1)[0], int(_PART.match(p.name)[1])))
+    """Committed part files (in-progress ones start with a dot)."""
+    return sorted(p for p in folder.glob("part-*") if _PART.match(p.name))
 
 
-def fold(written: Path, name: str) -> list[dict]:
-    """An output's final rows: appended rows as they are; a changelog folded per key."""
-    rows: dict[str, dict] = {}
-    appended: list[dict] = []
+def read_output(written: Path, name: str) -> list[dict]:
+    """An output's rows, sorted by record key (the file sink's order is the planner's)."""
+    rows = []
     for part in _parts(written / name):
         for line in part.read_text().splitlines():
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            if name not in UPSERT_OUTPUTS:
-                row.pop("record_key")
-                appended.append(row)
-                continue
-            # debezium-json: an insert or update-after carries "after"; a delete or
-            # update-before carries "before" with op "d".
-            if row["op"] == "d":
-                rows.pop(row["before"]["record_key"], None)
-            else:
-                after = row["after"]
-                rows[after.pop("record_key")] = after
-    return appended if name not in UPSERT_OUTPUTS else [rows[k] for k in sorted(rows)]
+            if line.strip():
+                rows.append(json.loads(line))
+    rows.sort(key=lambda row: row["record_key"])
+    for row in rows:
+        del row["record_key"]
+    return rows
 
 
 def run_batch(
@@ -68,24 +56,22 @@ def run_batch(
 ) -> dict[str, int]:
     """Run the pipeline over input_folder; write output_folder/<output>/part-0.jsonl for
     every output; return the row count per output."""
-    settings = settings or PipelineSettings(checkpoint_interval="1 s")
+    settings = settings or PipelineSettings()
     output_folder = Path(output_folder)
     work = Path(tempfile.mkdtemp(prefix="advertisex-batch-"))
     try:
         staged, written = work / "staged", work / "written"
         counts = stage(Path(input_folder), staged)
         on_step("staged " + ", ".join(f"{n:,} {source} messages" for source, n in counts.items()))
-        env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+        env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
         settings.apply(env, "advertisex-batch")
-        # One reader keeps each file's order, as one Kafka partition would.
-        env.get_config().set("parallelism.default", "1")
         tables = FileTables(staged, written, settings.out_of_orderness_s)
         campaigns = CampaignSource(file=str(staged / "campaigns.jsonl"))
         on_step("running the Flink job on a local mini cluster")
         build(env, tables, campaigns, settings).execute().wait()
         result = {}
         for name in OUTPUTS:
-            rows = fold(written, name)
+            rows = read_output(written, name)
             target = output_folder / name
             if target.exists():
                 shutil.rmtree(target)

@@ -1,10 +1,9 @@
 """Stage a batch input folder for the pipeline: one JSON Lines file per source, one line
-per message, in file order, with where the message was and its timestamp.
+per message, with where the message was.
 
-The batch job reads messages exactly as the streaming job reads Kafka: raw bytes, a
-location for dead letters, and a message timestamp set to the event time the way a
-producer stamps it (advertisex/ingest/message_clock.py). That keeps the SQL, the watermark
-and therefore lateness the same in both modes.
+The batch job reads messages as the streaming job reads Kafka: raw bytes and a location
+for dead letters (file and line, which also decide which duplicate comes first). The event
+time is read from the payload by the job itself, as in streaming.
 """
 
 from __future__ import annotations
@@ -16,9 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from advertisex.ingest.avro_blocks import read_datums
-from advertisex.ingest.message_clock import MessageClock
 from advertisex.ingest.replay import ReplayError, campaign_rows, located_csv_records
-from advertisex.ingest.simulator import Emitted
 
 INPUT_FILES = {"impressions": "*.jsonl", "clicks_conversions": "*.csv", "bid_requests": "*.avro"}
 
@@ -57,15 +54,13 @@ def stage(folder: Path, staged: Path) -> Counter:
     for source in INPUT_FILES:
         (staged / source).mkdir(parents=True)
         outputs[source] = open(staged / source / "messages.json", "w", encoding="ascii")
-    clock, counts = MessageClock(), Counter()
+    counts = Counter()
     try:
         for source, name, number, payload in located_messages(folder):
-            stamp = clock.stamp(Emitted(source, "", payload, 0, 0))
             line = {
                 "payload_latin1": payload.decode("latin-1"),
                 "file_name": name,
                 "file_line": number,
-                "event_ms": stamp,
             }
             outputs[source].write(json.dumps(line) + "\n")
             counts[source] += 1

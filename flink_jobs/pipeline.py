@@ -9,21 +9,26 @@ out) is flink_jobs/batch.py: the same SQL over other tables.
 from __future__ import annotations
 
 import argparse
+import os
 import re
+from pathlib import Path
 
 from pydantic import BaseModel, Field
+from pyflink.common.configuration import Configuration
 from pyflink.table import EnvironmentSettings, StatementSet, TableEnvironment
 
 from advertisex.contract.topics import CAMPAIGN_TOPIC
 from advertisex.kafka_admin import ensure_topics
 from advertisex.kafka_auth import kafka_python_config, properties_from_env
+from flink_jobs.schema_types import validated_fields
 from flink_jobs.sql_files import statements
-from flink_jobs.tables import KafkaOptions, KafkaTables
-from flink_jobs.udfs import CampaignSource, validators
+from flink_jobs.tables import KafkaOptions, KafkaTables, connector_properties
+from flink_jobs.udfs import SOURCES, CampaignSource, register
 
-SOURCES = ("impressions", "clicks_conversions", "bid_requests")
 # The SQL files in order: each reads views the ones before it define.
 STAGES = ("validate", "dead_letters", "records", "correlate", "metrics", "quality")
+# Stages whose file is one template, instantiated per source.
+PER_SOURCE_STAGES = ("validate",)
 OUTPUTS = (
     "dead_letters",
     "impressions",
@@ -56,9 +61,7 @@ class PipelineSettings(BaseModel):
         return {
             "out_of_orderness": _interval(self.out_of_orderness_s),
             "click_window": _interval(self.click_window_s),
-            "click_window_ms": str(self.click_window_s * 1000),
             "conversion_window": _interval(self.conversion_window_s),
-            "conversion_window_ms": str(self.conversion_window_s * 1000),
             "dq_window_ms": str(self.dq_window_s * 1000),
         }
 
@@ -89,32 +92,59 @@ def _interval(seconds: int) -> str:
     return f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{secs:02d}' DAY TO SECOND"
 
 
+def functions_jar() -> Path:
+    """The JVM functions' jar: $ADVERTISEX_FUNCTIONS_JAR (an image that ships it), else built
+    from flink_jobs/java into the cache (once; `advertisex stack fetch` builds it too)."""
+    given = os.environ.get("ADVERTISEX_FUNCTIONS_JAR")
+    if given:
+        return Path(given)
+    from advertisex.stack.jars import functions_jar as build_functions_jar
+
+    return build_functions_jar()
+
+
 def build(
     env: TableEnvironment, tables, campaigns: CampaignSource, settings: PipelineSettings
 ) -> StatementSet:
     """Register functions and tables, define the views, and gather the INSERTs in one set.
 
-    tables gives raw_source(source) and output_sink(name) descriptors (flink_jobs/tables.py).
-    Views are registered from Table objects, so that each is planned once for all its
-    readers: the validation UDF then runs once per message, not once per output.
+    tables gives raw_source(source), output_sink(name) and the SQL that differs between
+    streaming and batch (sql_parameters) (flink_jobs/tables.py). Views are registered from
+    Table objects, so that each is planned once for all its readers: the check function then
+    runs once per message, not once per output.
     """
-    for name, function in validators(campaigns).items():
-        env.create_temporary_system_function(name, function)
+    config = env.get_config()
+    # Beside what `flink run` put there (its value is a YAML list, or `;`-separated).
+    jars = Configuration.parse_list_value(config.get("pipeline.jars", "")) or []
+    config.set("pipeline.jars", ";".join([*jars, functions_jar().resolve().as_uri()]))
+    register(env, campaigns)
     for source in SOURCES:
         env.create_temporary_table(f"raw_{source}", tables.raw_source(source))
     for name in OUTPUTS:
         env.create_temporary_table(name, tables.output_sink(name))
+    parameters = settings.sql_parameters()
+    parameters |= tables.sql_parameters(parameters["out_of_orderness"])
     statement_set = env.create_statement_set()
     for stage in STAGES:
-        for statement in statements(stage, settings.sql_parameters()):
-            view = _VIEW.match(statement)
-            if view:
-                env.create_temporary_view(view.group(1), env.sql_query(view.group(2)))
-            elif statement.upper().startswith("INSERT"):
-                statement_set.add_insert_sql(statement)
-            else:
-                env.execute_sql(statement)
+        for source in SOURCES if stage in PER_SOURCE_STAGES else (None,):
+            for statement in statements(stage, parameters | _per_source(source)):
+                view = _VIEW.match(statement)
+                if view:
+                    env.create_temporary_view(view.group(1), env.sql_query(view.group(2)))
+                elif statement.upper().startswith("INSERT"):
+                    statement_set.add_insert_sql(statement)
+                else:
+                    env.execute_sql(statement)
     return statement_set
+
+
+def _per_source(source: str | None) -> dict[str, str]:
+    """The parameters of a stage written once for every source: its name and the columns
+    its check yields (from the schema files)."""
+    if source is None:
+        return {}
+    columns = ", ".join(f"v.{name}" for name, _ in validated_fields(source))
+    return {"source": source, "validated_columns": columns}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -155,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     campaigns = CampaignSource(
         bootstrap=options.bootstrap,
         topic=options.topic_prefix + CAMPAIGN_TOPIC,
-        client_config=client_config,
+        properties=connector_properties(kafka_properties),
     )
     result = build(env, tables, campaigns, settings).execute()
     print(f"JOB_ID {result.get_job_client().get_job_id()}")

@@ -4,13 +4,14 @@ not text pasted into SQL, and columns come from the schema files.
 The SQL sees the same tables in both modes:
 - `raw_<source>`: one row per message: `payload` (bytes), where it was read
   (`kafka_topic`, `kafka_partition`, `kafka_offset` or `file_name`, `file_line`), `rowtime`
-  (the message timestamp, which producers set to the record's event time) with the
-  watermark, and `proc_time`.
+  (the record's own event_time, read from the payload by the JVM function adx_event_time:
+  contract 2.5) with the watermark on it, and `proc_time`.
 - one sink per output: `record_key` (the Kafka key, not part of the value) then the output
   schema's fields.
 
 Streaming reads and writes Kafka; batch reads the staged input (flink_jobs/batch_input.py)
-and writes files, which the batch driver turns into one JSON Lines folder per output.
+and writes JSON Lines files. What differs between the modes in the SQL (which record is
+first, what is late) comes from the tables' sql_parameters().
 """
 
 from __future__ import annotations
@@ -77,9 +78,24 @@ class KafkaOptions(BaseModel):
         return properties
 
 
-def _event_time(schema: Schema.Builder, out_of_orderness_s: int) -> Schema.Builder:
-    return schema.column_by_expression("proc_time", "PROCTIME()").watermark(
-        "rowtime", f"rowtime - INTERVAL '{int(out_of_orderness_s)}' SECOND"
+# The JVM function a raw table's rowtime calls (io.advertisex.flink.EventTimeFunction).
+EVENT_TIME_FUNCTION = "adx_event_time"
+
+
+def _event_time(
+    schema: Schema.Builder,
+    source: str,
+    out_of_orderness_s: int,
+    payload: str = "payload",
+    proc_time: str = "PROCTIME()",
+) -> Schema.Builder:
+    """rowtime from the payload, and the watermark on it: generated inside the source, per
+    partition (Flink pushes a computed rowtime's watermark into the Kafka source). payload
+    is an expression of physical columns (a computed column cannot use another)."""
+    return (
+        schema.column_by_expression("rowtime", f"{EVENT_TIME_FUNCTION}('{source}', {payload})")
+        .column_by_expression("proc_time", proc_time)
+        .watermark("rowtime", f"rowtime - INTERVAL '{int(out_of_orderness_s)}' SECOND")
     )
 
 
@@ -116,13 +132,11 @@ class KafkaTables:
             .column_by_metadata("kafka_topic", DataTypes.STRING(), "topic", True)
             .column_by_metadata("kafka_partition", DataTypes.INT(), "partition", True)
             .column_by_metadata("kafka_offset", DataTypes.BIGINT(), "offset", True)
-            # The message timestamp: producers stamp the event time (docs/pipeline.md), so
-            # the watermark is generated per partition, in the order Kafka keeps.
-            .column_by_metadata("rowtime", DataTypes.TIMESTAMP_LTZ(3), "timestamp", True)
             .column_by_expression("file_name", "CAST(NULL AS STRING)")
             .column_by_expression("file_line", "CAST(NULL AS BIGINT)")
         )
-        schema = _event_time(schema, self.options.out_of_orderness_s)
+        # The message timestamp is not read: producers leave it as their client sets it.
+        schema = _event_time(schema, source, self.options.out_of_orderness_s)
         return (
             self._topic("kafka", RAW_TOPICS[source])
             .schema(schema.build())
@@ -146,6 +160,22 @@ class KafkaTables:
             .option("properties.isolation.level", "read_committed")
             .build()
         )
+
+    def sql_parameters(self, out_of_orderness: str) -> dict[str, str]:
+        """Streaming: the first record of an id is the first to arrive; a record is late
+        when it is behind its partition's watermark on arrival, that is more than the
+        out-of-orderness behind the highest event time its partition has brought so far.
+        That is kept as state per partition rather than asked of CURRENT_WATERMARK: the
+        operator's watermark is a minimum over the partitions a reader holds and moves in
+        steps that depend on how they were fetched, so the same backlog would be judged
+        differently from run to run."""
+        return {
+            "arrival_order": "proc_time",
+            "late": (
+                "rowtime < MAX(rowtime) OVER (PARTITION BY kafka_partition ORDER BY proc_time "
+                f"ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - {out_of_orderness}"
+            ),
+        }
 
     def output_sink(self, name: str) -> TableDescriptor:
         upsert = name in UPSERT_OUTPUTS
@@ -182,8 +212,13 @@ class KafkaTables:
         ]
 
 
+_LATIN1_BYTES = "ENCODE(payload_latin1, 'ISO-8859-1')"
+
+
 class FileTables:
-    """Batch: the staged input folder in, one changelog folder per output out."""
+    """Batch: the staged input folder in, one JSON Lines folder per output out. Flink's batch
+    runtime gives every aggregate and join its final rows, so updated outputs need no
+    changelog."""
 
     def __init__(self, staged: Path, written: Path, out_of_orderness_s: int = 10):
         self.staged, self.written = Path(staged), Path(written)
@@ -196,14 +231,16 @@ class FileTables:
             .column("payload_latin1", DataTypes.STRING())
             .column("file_name", DataTypes.STRING())
             .column("file_line", DataTypes.BIGINT())
-            .column("event_ms", DataTypes.BIGINT())
-            .column_by_expression("payload", "ENCODE(payload_latin1, 'ISO-8859-1')")
+            .column_by_expression("payload", _LATIN1_BYTES)
             .column_by_expression("kafka_topic", "CAST(NULL AS STRING)")
             .column_by_expression("kafka_partition", "CAST(NULL AS INT)")
             .column_by_expression("kafka_offset", "CAST(NULL AS BIGINT)")
-            .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(event_ms, 3)")
         )
-        schema = _event_time(schema, self.out_of_orderness_s)
+        # Batch has no processing time to order by (its SQL does not use it, arrival_order
+        # is the file order): the column is there so that both modes share one SQL.
+        schema = _event_time(
+            schema, source, self.out_of_orderness_s, _LATIN1_BYTES, "CAST(NULL AS TIMESTAMP_LTZ(3))"
+        )
         return (
             TableDescriptor.for_connector("filesystem")
             .schema(schema.build())
@@ -212,19 +249,18 @@ class FileTables:
             .build()
         )
 
+    def sql_parameters(self, out_of_orderness: str) -> dict[str, str]:
+        """Batch knows its whole input: nothing is late, and the first record of an id is
+        the first in file-name then line order (contract 2.5), whatever order Flink reads
+        the files in."""
+        return {"arrival_order": "file_name, file_line", "late": "FALSE"}
+
     def output_sink(self, name: str) -> TableDescriptor:
-        # The file sink takes updates in debezium-json; the driver folds them per key.
-        upsert = name in UPSERT_OUTPUTS
         return (
             TableDescriptor.for_connector("filesystem")
-            .schema(_output_schema(name, upsert))
+            .schema(_output_schema(name, primary_key=False))
             .option("path", str(self.written / name))
-            .format("debezium-json" if upsert else "json")
-            .option(
-                "debezium-json.encode.decimal-as-plain-number"
-                if upsert
-                else "json.encode.decimal-as-plain-number",
-                "true",
-            )
+            .format("json")
+            .option("json.encode.decimal-as-plain-number", "true")
             .build()
         )

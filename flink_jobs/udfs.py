@@ -1,42 +1,38 @@
-"""Python UDFs: decode, validate, standardize and enrich one raw message.
+"""The pipeline's functions: the JVM head, and the one Python UDF left, for dead letters.
 
-The rules live in advertisex/contract/rules.py, once, for this job and for every other
-reader. A UDF returns one ROW: the rejection (reason, detail, the raw payload as text or
-base64) when the message breaks a rule, else the standardized record's fields followed by
-its campaign's (flink_jobs/campaigns.py).
+The hot path runs in the JVM (flink_jobs/java, built into the cache by `advertisex stack
+fetch`): adx_event_time reads a raw message's rowtime from its payload, adx_check_<source>
+decodes, validates, standardizes and enriches it. Only rejected messages reach Python:
+explain_rejection asks the reference rules (advertisex/contract) for the human detail of
+the dead letter, so that text has one home.
 """
 
 from __future__ import annotations
 
 import base64
-import time
-from pathlib import Path
+import json
 
 from pydantic import BaseModel, ConfigDict, Field
 from pyflink.common import Row
-from pyflink.table import DataTypes
+from pyflink.table import DataTypes, TableEnvironment
 from pyflink.table.udf import ScalarFunction, udf
 
-from advertisex.contract.bid_requests import decode_bid_request
-from advertisex.contract.clicks_csv import decode_click_row
 from advertisex.contract.errors import ContractError
-from advertisex.contract.impressions import decode_impression
-from advertisex.contract.rules import (
-    standardize_bid_request,
-    standardize_click_or_conversion,
-    standardize_impression,
-)
-from flink_jobs.campaigns import ENRICHMENT, CampaignDirectory
-from flink_jobs.schema_types import validated_fields
+from advertisex.contract.event_time import check
+from flink_jobs.tables import EVENT_TIME_FUNCTION
 
-REJECTION = [
-    ("checked_at_ms", DataTypes.BIGINT()),  # processing time: arrival minute, delay, rejection
-    ("late", DataTypes.BOOLEAN()),  # passed through: asked of the watermark before the UDF
-    ("reason", DataTypes.STRING()),
-    ("detail", DataTypes.STRING()),
-    ("raw_payload", DataTypes.STRING()),
-    ("payload_encoding", DataTypes.STRING()),
-]
+SOURCES = ("impressions", "clicks_conversions", "bid_requests")
+BINARY_SOURCES = ("bid_requests",)
+# name -> class of the JVM functions (flink_jobs/java/src/main/java/io/advertisex/flink).
+JAVA_FUNCTIONS = {
+    EVENT_TIME_FUNCTION: "io.advertisex.flink.EventTimeFunction",
+    "adx_check_impressions": "io.advertisex.flink.CheckFunction$Impressions",
+    "adx_check_clicks_conversions": "io.advertisex.flink.CheckFunction$ClicksConversions",
+    "adx_check_bid_requests": "io.advertisex.flink.CheckFunction$BidRequests",
+}
+# The job parameter that tells the check functions where the campaign dimension is
+# (io.advertisex.flink.CheckFunction.CAMPAIGNS_PARAMETER).
+CAMPAIGNS_PARAMETER = "adx.campaigns"
 
 
 def raw_payload(payload: bytes, binary: bool) -> tuple[str, str]:
@@ -50,68 +46,62 @@ def raw_payload(payload: bytes, binary: bool) -> tuple[str, str]:
 
 
 class CampaignSource(BaseModel):
-    """Where the UDFs read the campaign dimension: a compacted topic or a JSON Lines file.
+    """Where the check functions read the campaign dimension: a compacted topic or a JSON
+    Lines file. It travels to the TaskManagers as a job parameter, which carries the Kafka
+    client's properties (security) itself: the TaskManager does not see the submitting
+    client's environment."""
 
-    It travels inside the UDFs to the TaskManager's Python workers, which do not see the
-    submitting client's environment: so it carries the consumer's settings itself.
-    """
-
-    model_config = ConfigDict(hide_input_in_errors=True)  # client_config may hold a password
+    model_config = ConfigDict(hide_input_in_errors=True)  # properties may hold a password
 
     bootstrap: str | None = None
     topic: str | None = None
     file: str | None = None
-    # kafka-python keyword arguments (advertisex.kafka_auth.kafka_python_config).
-    client_config: dict = Field(default_factory=dict, repr=False)
+    # Kafka client properties as the connector's relocated client reads them
+    # (flink_jobs.tables.connector_properties).
+    properties: dict[str, str] = Field(default_factory=dict, repr=False)
 
-    def open(self) -> CampaignDirectory:
-        if self.file:
-            return CampaignDirectory.from_file(Path(self.file))
-        return CampaignDirectory.from_kafka(
-            self.bootstrap, self.topic, client_config=self.client_config
-        )
+    def job_parameter(self) -> str:
+        """The value of adx.campaigns: JSON in URL-safe base64, as Flink's map syntax
+        (`key:value,key:value`) cannot hold the JSON's colons and commas."""
+        spec = self.model_dump(exclude_none=True)
+        return base64.urlsafe_b64encode(json.dumps(spec).encode()).decode("ascii")
 
 
-class Validate(ScalarFunction):
-    """decode -> standardize -> enrich, for one source; the rejection if a rule fails."""
+class ExplainRejection(ScalarFunction):
+    """(detail, raw_payload, payload_encoding) of a rejected message, by the reference."""
 
-    def __init__(self, source: str, decode, standardize, binary: bool, campaigns: CampaignSource):
-        self.source, self.decode, self.standardize = source, decode, standardize
-        self.binary, self.campaigns = binary, campaigns
-        self.names = [name for name, _ in validated_fields(source)][: -len(ENRICHMENT)]
-
-    def open(self, function_context) -> None:
-        self.directory = self.campaigns.open()
-
-    def eval(self, payload: bytes, late: bool) -> Row:
-        now = time.time_ns() // 1_000_000
+    def eval(self, source: str, reason: str, payload: bytes):
         try:
-            record = self.standardize(self.decode(payload))
+            check(source, payload)
         except ContractError as error:
-            empty = [None] * (len(self.names) + len(ENRICHMENT))
-            return Row(
-                now, late, error.reason, error.detail, *raw_payload(payload, self.binary), *empty
-            )
-        campaign = self.directory.lookup(record.get("campaign_id"))
-        return Row(
-            now, late, None, None, None, None, *[record.get(n) for n in self.names], *campaign
-        )
+            detail = error.detail
+            if error.reason != reason:  # the JVM port and the reference disagree: say so
+                detail = f"{detail} (the reference gives {error.reason})"
+        else:
+            detail = f"the reference accepts this message (the JVM check gave {reason})"
+        return Row(detail, *raw_payload(payload, source in BINARY_SOURCES))
 
 
-def validators(campaigns: CampaignSource) -> dict:
-    """The three UDFs by the name the SQL calls them."""
-    specs = {
-        "impressions": (decode_impression, standardize_impression, False),
-        "clicks_conversions": (decode_click_row, standardize_click_or_conversion, False),
-        "bid_requests": (decode_bid_request, standardize_bid_request, True),
-    }
-    functions = {}
-    for source, (decode, standardize, binary) in specs.items():
-        fields = REJECTION + validated_fields(source)
-        result = DataTypes.ROW([DataTypes.FIELD(n, t) for n, t in fields])
-        functions[f"validate_{source}"] = udf(
-            Validate(source, decode, standardize, binary, campaigns),
-            input_types=[DataTypes.BYTES(), DataTypes.BOOLEAN()],
-            result_type=result,
-        )
-    return functions
+explain_rejection = udf(
+    ExplainRejection(),
+    input_types=[DataTypes.STRING(), DataTypes.STRING(), DataTypes.BYTES()],
+    result_type=DataTypes.ROW(
+        [
+            DataTypes.FIELD("detail", DataTypes.STRING()),
+            DataTypes.FIELD("raw_payload", DataTypes.STRING()),
+            DataTypes.FIELD("payload_encoding", DataTypes.STRING()),
+        ]
+    ),
+)
+
+
+def register(env: TableEnvironment, campaigns: CampaignSource) -> None:
+    """The JVM functions (their jar must be in pipeline.jars), their job parameter, and the
+    dead letters' Python UDF."""
+    config = env.get_config()
+    parameters = config.get("pipeline.global-job-parameters", "")
+    entry = f"{CAMPAIGNS_PARAMETER}:{campaigns.job_parameter()}"
+    config.set("pipeline.global-job-parameters", f"{parameters},{entry}" if parameters else entry)
+    for name, class_name in JAVA_FUNCTIONS.items():
+        env.create_java_temporary_system_function(name, class_name)
+    env.create_temporary_system_function("explain_rejection", explain_rejection)

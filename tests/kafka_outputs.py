@@ -54,7 +54,7 @@ def send_closers(bootstrap: str, prefix: str, close_ms: int) -> None:
     for partition in range(PARTITIONS):
         for source, payload in closing_messages(close_ms, partition).items():
             producer.produce(
-                prefix + RAW_TOPICS[source], payload, partition=partition, timestamp=close_ms
+                prefix + RAW_TOPICS[source], payload, partition=partition
             )
     assert producer.flush(30) == 0
 

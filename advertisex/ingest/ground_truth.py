@@ -6,10 +6,12 @@ The simulator reports every message it emits, in arrival order, with what it kno
 contract's section 2 directly and never parses a payload: it is an independent account of
 the same run.
 
-- Watermarks: each message carries its event time as its timestamp, malformed and
-  duplicate ones too. A record's watermark W is the highest timestamp of its source that
-  arrived before it, less the allowed out-of-orderness (none before the first). A
-  first-seen valid record is late when its event time is below W.
+- Watermarks: the job reads each message's event time from its payload (contract 2.5),
+  malformed and duplicate ones too where it can be read (advertisex.contract.event_time:
+  the one place this module looks into a payload). A record's watermark W is the highest
+  event time of its source that arrived before it, less the allowed out-of-orderness
+  (none before the first). A first-seen valid record is late when its event time is below
+  W.
 - Late records keep their record outputs and take part in the joins, but count in no
   per-minute window of campaign_metrics_1m.
 - Joins are Flink's interval joins: a record stays in join state until the watermark
@@ -28,9 +30,10 @@ the same run.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -122,7 +125,8 @@ class GroundTruth:
     def malformed(
         self, source: str, reason: str, key: str, payload: bytes, event_ms: int | None = None
     ) -> None:
-        """A rejected message; event_ms is its timestamp, which moves the watermark."""
+        """A rejected message; event_ms is the event time the job reads from it, if any,
+        which moves the watermark."""
         self.received[source] += 1
         self.invalid[source][reason] += 1
         if event_ms is not None:
@@ -149,6 +153,17 @@ class GroundTruth:
         self._seq += 1
         self.valid[fact.kind].append(fact)
         self.arrivals[fact.kind].append(Arrival(fact, self._seq, arrival_ms, watermark, late))
+
+    def complete(self) -> GroundTruth:
+        """The truth of a run that knows its whole input (batch, or a stream fed within the
+        allowed out-of-orderness: contract 2.5): the same records, none late, every join
+        and window complete."""
+        done = copy.copy(self)
+        done.late, done.late_ids = Counter(), set()
+        done.arrivals = defaultdict(list)
+        for kind, arrivals in self.arrivals.items():
+            done.arrivals[kind] = [replace(a, watermark=None, late=False) for a in arrivals]
+        return done
 
     # -- derived -----------------------------------------------------------------------
     @staticmethod

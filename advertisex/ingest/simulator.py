@@ -25,6 +25,7 @@ from decimal import Decimal
 
 from advertisex.contract.bid_requests import encode_bid_request
 from advertisex.contract.clicks_csv import encode_click_row
+from advertisex.contract.event_time import event_time_ms
 from advertisex.contract.impressions import encode_impression
 from advertisex.contract.timestamps import to_iso
 from advertisex.ingest.config import SimulationConfig
@@ -390,7 +391,9 @@ class Simulator:
             if item.reason is None:
                 truth.arrived(source, fact, item.arrival_ms)
             else:
-                truth.malformed(source, item.reason, fact.record_id, item.payload, fact.event_ms)
+                # Its watermark moves by the time the job can read from it, if any.
+                readable = event_time_ms(source, item.payload)
+                truth.malformed(source, item.reason, fact.record_id, item.payload, readable)
             yield Emitted(
                 source,
                 fact.record_id,

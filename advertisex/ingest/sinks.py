@@ -12,15 +12,14 @@ from advertisex.contract.bid_requests import plain_datum
 from advertisex.contract.clicks_csv import HEADER
 from advertisex.contract.schemas import bid_request_avsc
 from advertisex.ingest.avro_blocks import write_datum_blocks
-from advertisex.ingest.message_clock import MessageClock
 from advertisex.ingest.simulator import Emitted
 from advertisex.ingest.topics import CAMPAIGN_TOPIC, RAW_TOPICS
 
 
 class KafkaSink:
-    """Sends each message to its source's topic, keyed by record id, at an optional rate,
-    with its record's event time as the Kafka timestamp (MessageClock): the pipeline's
-    watermarks come from these timestamps.
+    """Sends each message to its source's topic, keyed by record id, at an optional rate.
+    It leaves the message timestamp as the client sets it, as real producers do: the
+    pipeline reads each record's event time from its payload (contract 2.5).
 
     librdkafka batches and sends in its own threads; delivery failures are collected and
     raised on close, so nothing is lost without a word.
@@ -40,7 +39,6 @@ class KafkaSink:
         self.sent = 0
         self.bytes = 0
         self.failures: list[str] = []
-        self.clock = MessageClock()
         self._started = time.monotonic()
 
     def _delivered(self, error, message) -> None:
@@ -60,15 +58,9 @@ class KafkaSink:
         self.producer.poll(0)
 
     def write(self, message: Emitted) -> None:
-        # No event time known yet for the source (an unreadable first record): 1 ms, the
-        # earliest instant, which moves no watermark; 0 would mean "now" to librdkafka.
-        timestamp = self.clock.stamp(message) or 1
         # A record with no readable id goes without a key, spread over the partitions.
         self._produce(
-            self.prefix + RAW_TOPICS[message.source],
-            message.key.encode() or None,
-            message.payload,
-            timestamp,
+            self.prefix + RAW_TOPICS[message.source], message.key.encode() or None, message.payload
         )
         self.sent += 1
         self.bytes += len(message.payload)
@@ -89,18 +81,10 @@ class KafkaSink:
         """Wait until Kafka has taken everything written; KafkaDeliveryError if it did not."""
         left = self.producer.flush(timeout_s)
         if left or self.failures:
-            hint = ""
-            if any("INVALID_TIMESTAMP" in f for f in self.failures):
-                hint = (
-                    " (a message's event time lies too far ahead of the broker's clock for "
-                    "the topic: raise its message.timestamp.after.max.ms, which topics "
-                    "created by advertisex do)"
-                )
             raise KafkaDeliveryError(
                 f"{left} message(s) not delivered after {timeout_s:g} s, "
                 f"{len(self.failures)} failed"
                 + (f"; first failure: {self.failures[0]}" if self.failures else "")
-                + hint
             )
 
     def close(self) -> None:

@@ -7,17 +7,19 @@ from advertisex.kafka_admin import TopicSpec, ensure_topics
 
 __all__ = ["CAMPAIGN_TOPIC", "RAW_TOPICS", "TopicSpec", "ensure_topics", "raw_topic_specs"]
 WEEK_MS = 7 * 24 * 3_600_000
-# Messages carry their event time as timestamp. Retention counts from it, and the broker
-# would refuse timestamps more than an hour ahead of its clock (Kafka 4's default), which
-# simulated traffic, produced faster than real time, soon is.
-RAW_CONFIG = {"retention.ms": str(WEEK_MS), "message.timestamp.after.max.ms": str(2**63 - 1)}
+# The broker stamps each message with the time it arrived (LogAppendTime), whatever its
+# producer set: retention then counts from arrival, so a replay of history weeks old is kept
+# a week like any traffic, and no producer's clock (ahead, behind, or an event time it
+# chose to stamp) can have its messages refused or deleted early. Event time is read from
+# the payload (contract 2.5), never from this timestamp.
+RAW_CONFIG = {"retention.ms": str(WEEK_MS), "message.timestamp.type": "LogAppendTime"}
 
 
 def raw_topic_specs(partitions: int = 4, prefix: str = "") -> list[TopicSpec]:
-    """Raw topics keep a week of event time (room for a backfill or a replay after an
-    outage; older records are deleted soon after they land) and accept event times of any
-    future; the campaign dimension is compacted, so the latest row of each campaign is kept
-    forever. prefix goes before every name (isolated runs, such as tests)."""
+    """Raw topics keep what arrived in the last week (room to reprocess after an outage),
+    whatever the event times it carries; the campaign dimension is compacted, so the latest
+    row of each campaign is kept forever. prefix goes before every name (isolated runs,
+    such as tests)."""
     specs = [TopicSpec(prefix + name, partitions, RAW_CONFIG) for name in RAW_TOPICS.values()]
     compacted = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": "3600000"}
     specs.append(TopicSpec(prefix + CAMPAIGN_TOPIC, 1, compacted))

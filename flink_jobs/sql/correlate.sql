@@ -1,9 +1,8 @@
 -- Correlation by event time: interval joins on the deduplicated records. A row stays in a
 -- join's state until the watermark passes the last time a partner may have, so a late
 -- record still joins what is still there, and what has expired stays unjoined (contract
--- 2.5). The conditions are stated twice: on rowtime (what makes it an interval join with
--- bounded state) and on the records' own event_time_ms (the contract's exact condition,
--- should a producer's message timestamp differ from the event time).
+-- 2.5). rowtime is the record's own event time (event_time_ms), so the interval on it is
+-- the contract's condition exactly.
 
 -- Every click once: with its impression, or with nulls once it can no longer find one
 -- (when the watermark passes the click's own time).
@@ -17,8 +16,7 @@ SELECT c.event_id, c.event_time_ms, c.user_id, c.campaign_id, c.impression_id,
 FROM first_clicks AS c
 LEFT JOIN first_impressions AS i
   ON c.impression_id = i.impression_id
- AND c.rowtime BETWEEN i.rowtime AND i.rowtime + ${click_window}
- AND c.event_time_ms BETWEEN i.event_time_ms AND i.event_time_ms + ${click_window_ms};
+ AND c.rowtime BETWEEN i.rowtime AND i.rowtime + ${click_window};
 
 INSERT INTO attributed_clicks
 SELECT event_id,
@@ -42,8 +40,7 @@ SELECT v.event_id, v.event_time_ms, v.user_id, v.campaign_id, v.conversion_type,
 FROM first_conversions AS v
 LEFT JOIN first_clicks AS k
   ON v.user_id = k.user_id AND v.campaign_id = k.campaign_id
- AND v.rowtime BETWEEN k.rowtime AND k.rowtime + ${conversion_window}
- AND v.event_time_ms BETWEEN k.event_time_ms AND k.event_time_ms + ${conversion_window_ms};
+ AND v.rowtime BETWEEN k.rowtime AND k.rowtime + ${conversion_window};
 
 -- Last click wins; a later click found afterwards replaces the row (an upsert output).
 -- Ties on event time go to the greatest click id, as the simulator's truth states.

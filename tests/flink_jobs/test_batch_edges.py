@@ -1,6 +1,7 @@
 """The batch job on a small hand-made input whose every outcome is stated here: events
-exactly on window boundaries and one millisecond past them, each timestamp form, a late
-record, a duplicate and a malformed line."""
+exactly on window boundaries and one millisecond past them, each timestamp form, a record
+out of event-time order (late in a stream, not in batch), duplicates (the first in
+file-name then line order wins) and a malformed line."""
 
 import json
 from pathlib import Path
@@ -31,13 +32,13 @@ def iso(ms: int, offset_hours: int = 0) -> str:
     return text.replace("+00:00", "Z")
 
 
-def impression(impression_id: str, when, user: str = "u1") -> str:
+def impression(impression_id: str, when, user: str = "u1", creative: str = "cr-1") -> str:
     return json.dumps(
         {
             "impression_id": impression_id,
             "event_time": when,
             "user_id": user,
-            "creative_id": "cr-1",
+            "creative_id": creative,
             "campaign_id": "c1",
             "website": "https://WWW.News.Example.com:443/a?b",
             "cost_micros": 100,
@@ -79,9 +80,22 @@ def outputs(tmp_path_factory) -> dict[str, list[dict]]:
         impression("imp-b", iso(T0 + MIN - 1)),  # ISO UTC, the last ms of the first minute
         impression("imp-c", iso(T0 + MIN, 1)),  # ISO +01:00, exactly on the next minute
         '{"impression_id": "imp-bad", "event_time": ',  # malformed, line 5
-        impression("imp-late", T0 + 5_000),  # the watermark is at T0 + 50 s: late
+        # 55 s behind the line before: late in a stream, where the watermark would be at
+        # T0 + 50 s; batch knows its whole input, so nothing is late.
+        impression("imp-late", T0 + 5_000),
     ]
     (folder / "impressions" / "part-0.jsonl").write_text("\n".join(lines) + "\n")
+    # The same id in two files, with different content: the first in file-name order wins,
+    # whatever order the files are read in (b.jsonl's line comes first in its file).
+    (folder / "impressions" / "b.jsonl").write_text(
+        impression("imp-dup", T0 + 2 * MIN, creative="cr-second") + "\n"
+    )
+    (folder / "impressions" / "a.jsonl").write_text(
+        impression("imp-x", T0 + 2 * MIN)
+        + "\n"
+        + impression("imp-dup", T0 + 2 * MIN, creative="cr-first")
+        + "\n"
+    )
     rows = [
         f"clk-1,{T0},click,u1,c1,imp-a,,,",  # the impression's own millisecond
         f"clk-4,{T0 + MIN - 1},click,u3,c1,imp-c,,,",  # 1 ms before its impression
@@ -111,7 +125,8 @@ def outputs(tmp_path_factory) -> dict[str, list[dict]]:
 
 def test_record_outputs_standardize_dedupe_and_keep_the_late_record(outputs):
     impressions = {r["impression_id"]: r for r in outputs["impressions"]}
-    assert sorted(impressions) == ["imp-a", "imp-b", "imp-c", "imp-late"]
+    assert sorted(impressions) == ["imp-a", "imp-b", "imp-c", "imp-dup", "imp-late", "imp-x"]
+    assert impressions["imp-dup"]["creative_id"] == "cr-first"  # a.jsonl before b.jsonl
     assert impressions["imp-b"]["event_time_ms"] == T0 + MIN - 1
     assert impressions["imp-c"]["event_time_ms"] == T0 + MIN
     assert {r["website"] for r in impressions.values()} == {"news.example.com"}
@@ -152,16 +167,17 @@ def test_last_click_wins_up_to_exactly_seven_days(outputs):
 
 def test_campaign_minutes_count_on_time_records_by_their_minute(outputs):
     rows = {r["window_start_ms"] - T0: r for r in outputs["campaign_metrics_1m"]}
-    assert sorted(rows) == [0, MIN, HALF_HOUR, HALF_HOUR + MIN, HALF_HOUR + WEEK]
+    assert sorted(rows) == [0, MIN, 2 * MIN, HALF_HOUR, HALF_HOUR + MIN, HALF_HOUR + WEEK]
 
     def counts(row):
         keys = ("impressions", "clicks", "attributed_clicks", "unattributed_clicks")
         keys += ("conversions", "unattributed_conversions", "spend_micros", "bids", "wins")
         return tuple(row[k] for k in keys)
 
-    # The late impression counts nowhere; the duplicate counts once.
-    assert counts(rows[0]) == (2, 2, 1, 1, 0, 0, 200, 1, 1)
-    assert (rows[0]["ctr"], rows[0]["cvr"], rows[0]["win_rate"]) == (1.0, 0.0, 1.0)
+    # The impression out of order counts in its minute; the duplicates count once.
+    assert counts(rows[0]) == (3, 2, 1, 1, 0, 0, 300, 1, 1)
+    assert (rows[0]["ctr"], rows[0]["cvr"], rows[0]["win_rate"]) == (2 / 3, 0.0, 1.0)
+    assert counts(rows[2 * MIN]) == (2, 0, 0, 0, 0, 0, 200, 0, 0)
     assert counts(rows[MIN]) == (1, 0, 0, 0, 0, 0, 100, 1, 0)
     assert rows[MIN]["win_rate"] == 0.0 and rows[MIN]["cvr"] is None
     assert counts(rows[HALF_HOUR]) == (0, 1, 1, 0, 2, 1, 0, 0, 0)
@@ -179,11 +195,11 @@ def test_quality_totals_per_source(outputs):
         for key in ("received", "valid", "invalid", "duplicates", "late", "unattributed"):
             t[key] = t.get(key, 0) + row[key]
     assert totals["impressions"] == {
-        "received": 6,
-        "valid": 4,
+        "received": 9,
+        "valid": 6,
         "invalid": 1,
-        "duplicates": 1,
-        "late": 1,
+        "duplicates": 2,
+        "late": 0,  # batch: nothing is late
         "unattributed": 0,
     }
     assert totals["clicks_conversions"] == {

@@ -1,13 +1,11 @@
 """Kafka security settings reach every Kafka client the pipeline job makes: the tables'
-connectors, the topic creation and the campaign dimension's consumer in the UDFs. No
-cluster: the job's main() runs up to submission, and the planner checks the tables."""
+connectors, the topic creation and the campaign dimension's consumer in the JVM functions
+(through a job parameter). No cluster: the job's main() runs up to submission, and the
+planner checks the tables."""
 
+import base64
 import json
-import os
-import subprocess
-import sys
 
-import cloudpickle
 import pytest
 from pyflink.table import TableEnvironment
 
@@ -23,7 +21,7 @@ from flink_jobs.tables import (
     KafkaTables,
     connector_properties,
 )
-from flink_jobs.udfs import CampaignSource, validators
+from flink_jobs.udfs import CampaignSource
 
 PASSWORD = 'pa"ss\\word'
 PROPERTIES = java_client_properties("SASL_SSL", "SCRAM-SHA-512", "alice", PASSWORD)
@@ -130,68 +128,24 @@ def test_ensure_topics_gives_the_admin_client_the_config(monkeypatch):
     assert made[2] == {"bootstrap_servers": "k:1", "bootstrap_timeout_ms": 10_000, **CLIENT_CONFIG}
 
 
-def test_the_campaign_consumer_gets_the_config(monkeypatch):
-    made = []
-
-    class Consumer:
-        def __init__(self, **kwargs):
-            made.append(kwargs)
-
-        def partitions_for_topic(self, topic):
-            return set()
-
-        def assign(self, partitions):
-            pass
-
-        def seek_to_beginning(self, *partitions):
-            pass
-
-        def end_offsets(self, partitions):
-            return {}
-
-        def poll(self, timeout_ms):
-            import time
-
-            time.sleep(timeout_ms / 1000)
-            return {}
-
-    monkeypatch.setattr("flink_jobs.campaigns.KafkaConsumer", Consumer)
-    source = CampaignSource(bootstrap="k:1", topic="campaigns", client_config=CLIENT_CONFIG)
-    assert len(source.open()) == 0
-    assert len(CampaignSource(bootstrap="k:1", topic="campaigns").open()) == 0
-    base = {"enable_auto_commit": False, "isolation_level": "read_committed"}
-    assert made == [
-        {"bootstrap_servers": "k:1", **base, **CLIENT_CONFIG},
-        {"bootstrap_servers": "k:1", **base},
-    ]
+def test_the_campaign_source_travels_to_the_task_managers_as_a_job_parameter():
+    properties = connector_properties(PROPERTIES)
+    source = CampaignSource(bootstrap="k:1", topic="campaigns", properties=properties)
+    # URL-safe base64 of JSON: Flink's `key:value,key:value` map syntax cannot hold JSON.
+    parameter = source.job_parameter()
+    assert not set(parameter) & set(":,")
+    assert json.loads(base64.urlsafe_b64decode(parameter)) == {
+        "bootstrap": "k:1",
+        "topic": "campaigns",
+        "properties": {**PROPERTIES, "sasl.jaas.config": SHADED_JAAS},
+    }
+    assert json.loads(
+        base64.urlsafe_b64decode(CampaignSource(file="/c.jsonl").job_parameter())
+    ) == {
+        "file": "/c.jsonl",
+        "properties": {},
+    }
     assert PASSWORD not in repr(source)
-
-
-# Unpickles a UDF as the TaskManager's Python worker does, in a process that has none of
-# the client's environment, and prints what its campaign source would connect with.
-UNPICKLE = """
-import sys, json, cloudpickle
-function = cloudpickle.loads(sys.stdin.buffer.read())
-print(json.dumps(function.campaigns.client_config))
-"""
-
-
-def test_the_udfs_carry_the_config_to_the_task_manager():
-    source = CampaignSource(bootstrap="k:1", topic="campaigns", client_config=CLIENT_CONFIG)
-    functions = validators(source)
-    assert len(functions) == 3
-    for wrapper in functions.values():
-        assert wrapper._func.campaigns.client_config == CLIENT_CONFIG
-    pickled = cloudpickle.dumps(functions["validate_impressions"]._func)
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("ADVERTISEX")}
-    result = subprocess.run(
-        [sys.executable, "-c", UNPICKLE],
-        input=pickled,
-        capture_output=True,
-        env=environ,
-        check=True,
-    )
-    assert json.loads(result.stdout) == CLIENT_CONFIG
 
 
 class Submitted(Exception):
@@ -216,7 +170,7 @@ def run_main(monkeypatch):
         return []
 
     def build(env, tables, campaigns, settings):
-        seen.update(tables=tables, campaigns=campaigns)
+        seen.update(tables=tables, campaigns=campaigns, env=env)
         seen["statements"] = real_build(env, tables, campaigns, settings)
         raise Submitted
 
@@ -239,8 +193,11 @@ def test_main_passes_the_environments_properties_to_every_client(run_main):
     seen = run_main(properties_env(PROPERTIES))
     assert seen["ensure_topics"] == ("k:1", CLIENT_CONFIG)
     assert seen["tables"].options.properties == PROPERTIES
-    assert seen["campaigns"].client_config == CLIENT_CONFIG
+    # The JVM's campaign consumer is the connector's relocated client: relocated login module.
+    assert seen["campaigns"].properties == {**PROPERTIES, "sasl.jaas.config": SHADED_JAAS}
     assert seen["campaigns"].topic == "p." + CAMPAIGN_TOPIC
+    parameters = seen["env"].get_config().get("pipeline.global-job-parameters", "")
+    assert parameters == "adx.campaigns:" + seen["campaigns"].job_parameter()
     # The Kafka connectors accept every table's options (unknown ones would be refused).
     plan = seen["statements"].explain()
     assert plan.count("TableSourceScan(table=[[default_catalog, default_database, raw_") >= 3
@@ -250,7 +207,7 @@ def test_main_without_the_variable_is_as_before(run_main):
     seen = run_main({})
     assert seen["ensure_topics"] == ("k:1", {})
     assert seen["tables"].options.properties == {}
-    assert seen["campaigns"].client_config == {}
+    assert seen["campaigns"].properties == {}
     assert kafka_python_config({}) == {}
 
 

@@ -108,8 +108,11 @@ def test_copied_paths_exist(path):
 def test_operator_image_resolves_the_jars_and_runs_as_the_charts_user():
     instructions = _instructions(OPERATOR)
     runs = " ".join(rest for word, rest in instructions if word == "RUN")
-    assert "openjdk-17-jre-headless" in runs and "maven" in runs
-    assert 'from advertisex.stack.jars import resolve; print(resolve("flink"))' in runs
+    # A JDK to build the functions jar (flink_jobs/java), the runtime keeps a JRE.
+    assert "openjdk-17-jdk-headless" in runs and "openjdk-17-jre-headless" in runs
+    assert "maven" in runs
+    assert "from advertisex.stack.jars import resolve, functions_jar" in runs
+    assert 'resolve("flink"), functions_jar()' in runs
     envs = " ".join(rest for word, rest in instructions if word == "ENV")
     assert "ADVERTISEX_CACHE=/opt/advertisex/cache" in envs
     # The last USER is numeric (runAsNonRoot can check it) and is the chart's runAsUser.
