@@ -53,9 +53,7 @@ def send_closers(bootstrap: str, prefix: str, close_ms: int) -> None:
     producer = Producer({"bootstrap.servers": bootstrap})
     for partition in range(PARTITIONS):
         for source, payload in closing_messages(close_ms, partition).items():
-            producer.produce(
-                prefix + RAW_TOPICS[source], payload, partition=partition
-            )
+            producer.produce(prefix + RAW_TOPICS[source], payload, partition=partition)
     assert producer.flush(30) == 0
 
 
