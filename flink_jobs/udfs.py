@@ -70,7 +70,8 @@ class CampaignSource(BaseModel):
 class ExplainRejection(ScalarFunction):
     """(detail, raw_payload, payload_encoding) of a rejected message, by the reference."""
 
-    def eval(self, source: str, reason: str, payload: bytes):
+    def eval(self, source: str, reason: str, payload: bytes | None):
+        payload = payload or b""  # a message without a value (a tombstone) is empty
         try:
             check(source, payload)
         except ContractError as error:

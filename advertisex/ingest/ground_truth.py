@@ -302,7 +302,7 @@ class GroundTruth:
             r["unattributed_conversions"] += f.record_id not in found.conversions
             r["conversion_value"] += f.value
         for f in on_time("bid_request"):
-            if f.bid:
+            if f.bid and f.campaign_id is not None:  # else dq_metrics counts it (2.7)
                 r = row(f)
                 r["bids"] += 1
                 r["wins"] += f.won
@@ -348,10 +348,17 @@ class GroundTruth:
                 "invalid": dict(sorted(self.invalid[source].items())),
                 "duplicates": self.duplicates[source],
                 "late": self.late[source],
-                "unattributed": unattributed if source == "clicks_conversions" else 0,
+                "unattributed": {
+                    "clicks_conversions": unattributed,
+                    "bid_requests": self._bids_without_campaign(),
+                }.get(source, 0),
             }
             for source in SOURCES
         }
+
+    def _bids_without_campaign(self) -> int:
+        """First-seen bids, late or not, whose outcome names no campaign (contract 2.7)."""
+        return sum(1 for a in self.arrivals["bid_request"] if a.fact.bid and not a.fact.campaign_id)
 
     def to_dict(self) -> dict:
         found = self.attribution()

@@ -37,7 +37,9 @@ SELECT campaign_id, event_time_ms - MOD(event_time_ms, 60000),
        0, 0, 0, 0, 0, 0, CAST(0 AS DOUBLE), CAST(0 AS BIGINT), 1, IF(won, 1, 0),
        advertiser_id, campaign_name, campaign_status, campaign_daily_budget_micros,
        campaign_known
-FROM first_bid_requests WHERE bid AND NOT late;
+-- A bid whose outcome names no campaign belongs to no campaign's row: dq_metrics counts it
+-- (contract 2.7).
+FROM first_bid_requests WHERE bid AND campaign_id IS NOT NULL AND NOT late;
 
 INSERT INTO campaign_metrics_1m
 SELECT CONCAT(campaign_id, ':', CAST(window_start_ms AS STRING)),

@@ -1,6 +1,8 @@
 -- dq_metrics: per source and arrival window (processing time, when the message was
 -- checked), the data-quality counts the monitor watches. received = valid + invalid +
--- duplicates; late and unattributed count valid first-seen records.
+-- duplicates; late and unattributed count valid first-seen records: unattributed are
+-- clicks and conversions that matched nothing, and bids whose outcome names no campaign
+-- (contract 2.7: counted here, in no campaign's row).
 
 CREATE TEMPORARY VIEW quality_signals AS
 SELECT 'impressions' AS source, arrival_window_ms, 1 AS received, reason,
@@ -34,7 +36,11 @@ FROM click_attribution WHERE matched_impression_id IS NULL
 UNION ALL
 SELECT 'clicks_conversions', arrival_window_ms, 0, CAST(NULL AS STRING), 0, 0, 0, 1,
        CAST(NULL AS BIGINT)
-FROM conversion_candidates WHERE click_id IS NULL;
+FROM conversion_candidates WHERE click_id IS NULL
+UNION ALL
+SELECT 'bid_requests', arrival_window_ms, 0, CAST(NULL AS STRING), 0, 0, 0, 1,
+       CAST(NULL AS BIGINT)
+FROM first_bid_requests WHERE bid AND campaign_id IS NULL;
 
 INSERT INTO dq_metrics
 SELECT CONCAT(source, ':', CAST(arrival_window_ms AS STRING)),

@@ -32,6 +32,8 @@ public abstract class CheckFunction extends ScalarFunction {
   /** The job parameter that says where the campaign dimension is (CampaignDirectory.open). */
   public static final String CAMPAIGNS_PARAMETER = "adx.campaigns";
 
+  private static final byte[] NO_BYTES = new byte[0];
+
   private final String source;
   private transient String campaignsSource;
   private transient CampaignDirectory campaigns;
@@ -72,6 +74,9 @@ public abstract class CheckFunction extends ScalarFunction {
   }
 
   public RowData eval(byte[] payload) {
+    if (payload == null) {
+      payload = NO_BYTES; // a message without a value (a tombstone) is an empty payload
+    }
     int enrichment = ValidatedFields.ENRICHMENT.size();
     GenericRowData row = new GenericRowData(2 + ruleNames.length + enrichment);
     row.setField(1, System.currentTimeMillis());
