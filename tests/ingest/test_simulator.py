@@ -12,6 +12,7 @@ import pytest
 from advertisex.contract.bid_requests import decode_bid_request
 from advertisex.contract.clicks_csv import decode_click_row
 from advertisex.contract.errors import ContractError
+from advertisex.contract.event_time import event_time_ms
 from advertisex.contract.impressions import decode_impression
 from advertisex.contract.rules import (
     standardize_bid_request,
@@ -100,8 +101,9 @@ def judge(message):
 
 def recount(messages, config: SimulationConfig) -> dict:
     """Dedup, lateness and both joins, replayed as an operator would run them: every message
-    moves its source's watermark by its timestamp; a join's watermark is the lower of its
-    inputs'; a record joins what is in state and stays while the watermark allows."""
+    moves its source's watermark by the event time its payload gives, if any; a join's
+    watermark is the lower of its inputs'; a record joins what is in state and stays while
+    the watermark allows."""
     received, invalid, dups, late = Counter(), defaultdict(Counter), Counter(), Counter()
     seen, top, valid, late_ids = set(), {}, defaultdict(list), set()
     ooo, click_window, conv_window = (
@@ -124,7 +126,9 @@ def recount(messages, config: SimulationConfig) -> dict:
         received[m.source] += 1
         own = watermark(m.source)
         both = watermark("impressions", "clicks_conversions")
-        top[m.source] = max(top.get(m.source, m.event_ms), m.event_ms)  # the message timestamp
+        readable = event_time_ms(m.source, m.payload)  # what the job's source reads
+        if readable is not None:
+            top[m.source] = max(top.get(m.source, readable), readable)
         record, reason = judge(m)
         if reason:
             invalid[m.source][reason] += 1
