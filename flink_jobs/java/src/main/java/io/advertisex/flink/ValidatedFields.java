@@ -11,8 +11,8 @@ import org.apache.flink.table.types.DataType;
 /**
  * What checking one source's message yields, read from the output schema files packaged in
  * the jar: the fields the contract's rules set (no "x-set-by"), then the campaign
- * enrichment's. The port of flink_jobs/schema_types.py's validated_fields; a test keeps the
- * two equal.
+ * enrichment's. The port of flink_jobs/schema_types.py's validated_fields: validate.sql reads
+ * the check's fields by the names Python derives, so every pipeline test plans against it.
  */
 public final class ValidatedFields {
   /** The enrichment columns, in schema order (the impressions output names them). */
