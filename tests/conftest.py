@@ -56,6 +56,18 @@ def stack(stack_config):
         assert not taken, f"ports still open after the test stack stopped: {taken}"
 
 
+# A test that uses one of these fixtures (directly or through another) starts that server.
+SERVER_FIXTURES = ("kafka", "pinot", "flink", "kube")
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Mark each test with the servers it starts, so a quick loop can leave them out."""
+    for item in items:
+        for name in SERVER_FIXTURES:
+            if name in getattr(item, "fixturenames", ()):
+                item.add_marker(name)
+
+
 def leftover_processes(state_dir: Path) -> list[int]:
     """Pids of processes that still carry a marker of a server under state_dir."""
     needle = f"{MARKER_ENV}=".encode()

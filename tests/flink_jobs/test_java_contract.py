@@ -230,6 +230,7 @@ def jar():
     return functions_jar()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(3600)  # a million messages both ways: minutes, more on a busy machine
 def test_java_and_python_agree_on_a_million_fuzzed_messages(jar, capsys):
     run, started = Comparison(), time.monotonic()
