@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import base64
 import math
+import time
 from collections import Counter
+
+from kafka_outputs import CLOSERS_DQ, read_outputs, without_closers
+from kafka_reader import read_to_end  # tests/kafka_reader.py
 
 from advertisex.contract.bid_requests import plain_datum
 
@@ -162,3 +166,14 @@ def compare(
             if got_total[f] != want_total[f]:
                 diffs.append(f"dq_metrics {source} {f}: {got_total[f]} != {want_total[f]}")
     return diffs
+
+
+def outputs_once_equal(bootstrap: str, prefix: str, truth: dict, timeout: float) -> dict:
+    """A streaming run's outputs (closers left out) as soon as they equal the truth, or as
+    they are at the deadline: the test's own comparison then says what differs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        outputs = without_closers(read_outputs(read_to_end, bootstrap, prefix))
+        if not compare(outputs, truth, dq_extra=CLOSERS_DQ) or time.monotonic() > deadline:
+            return outputs
+        time.sleep(3)

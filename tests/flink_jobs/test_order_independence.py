@@ -21,16 +21,13 @@ from collections import Counter, defaultdict
 
 import pytest
 from confluent_kafka import Producer
-from golden import as_in_a_file, compare  # tests/flink_jobs/golden.py
+from golden import as_in_a_file, compare, outputs_once_equal  # tests/flink_jobs/golden.py
 from kafka_outputs import (
     CLOSERS_DQ,
     PARTITIONS,
-    read_outputs,
     send_closers,
     submit_pipeline,
-    without_closers,
 )
-from kafka_reader import read_to_end  # tests/kafka_reader.py
 
 from advertisex.contract.event_time import event_time_ms
 from advertisex.contract.topics import CAMPAIGN_TOPIC, RAW_TOPICS
@@ -208,12 +205,7 @@ def streaming_runs(simulation, flink) -> dict[int, dict[str, list[dict]]]:
         send_closers(cfg.kafka_bootstrap, prefix, START + DURATION * 1000 + 8 * 86_400_000)
         job_id = submit_pipeline(cfg, prefix)
         try:
-            deadline, diffs = time.monotonic() + 300, ["not read yet"]
-            while time.monotonic() < deadline and diffs:
-                outputs = without_closers(read_outputs(read_to_end, cfg.kafka_bootstrap, prefix))
-                diffs = compare(outputs, truth, dq_extra=CLOSERS_DQ)
-                time.sleep(0 if not diffs else 3)
-            runs[seed] = outputs
+            runs[seed] = outputs_once_equal(cfg.kafka_bootstrap, prefix, truth, timeout=300)
         finally:
             rest.cancel(job_id)
     return runs

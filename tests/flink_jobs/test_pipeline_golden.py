@@ -11,17 +11,14 @@ import uuid
 from collections import Counter
 
 import pytest
-from golden import as_in_a_file, compare  # tests/flink_jobs/golden.py
+from golden import as_in_a_file, compare, outputs_once_equal  # tests/flink_jobs/golden.py
 from kafka_outputs import (
     CLOSERS_DQ,
     PARTITIONS,
-    read_outputs,
     send_closers,
     send_messages,
     submit_pipeline,
-    without_closers,
 )
-from kafka_reader import read_to_end  # tests/kafka_reader.py
 
 from advertisex.ingest.config import Anomalies, SimulationConfig
 from advertisex.ingest.simulator import Simulator
@@ -83,15 +80,7 @@ def streaming_outputs(simulation, flink, tmp_path_factory):
     rest = FlinkRest(cfg.flink_rest_url)
     job_id = submit_pipeline(cfg, prefix)
     try:
-        # Wait for the outputs to match the truth (or stop changing at the deadline).
-        deadline, diffs = time.monotonic() + 300, ["not read yet"]
-        while time.monotonic() < deadline:
-            outputs = without_closers(read_outputs(read_to_end, cfg.kafka_bootstrap, prefix))
-            diffs = compare(outputs, truth, dq_extra=CLOSERS_DQ)
-            if not diffs:
-                break
-            time.sleep(3)
-        yield outputs
+        yield outputs_once_equal(cfg.kafka_bootstrap, prefix, truth, timeout=300)
     finally:
         rest.cancel(job_id)
 

@@ -5,15 +5,13 @@ every record once."""
 import time
 import uuid
 
-from golden import compare
+from golden import compare, outputs_once_equal
 from kafka_outputs import (
     CLOSERS_DQ,
     PARTITIONS,
-    read_outputs,
     send_closers,
     send_messages,
     submit_pipeline,
-    without_closers,
 )
 from kafka_reader import read_to_end  # tests/kafka_reader.py
 
@@ -62,11 +60,7 @@ def test_a_stop_with_savepoint_and_resume_loses_and_repeats_nothing(flink):
     send_closers(cfg.kafka_bootstrap, prefix, START + DURATION * 1000 + 8 * 86_400_000)
     second = submit_pipeline(cfg, prefix, savepoint)
     try:
-        deadline, diffs = time.monotonic() + 240, ["not read yet"]
-        while time.monotonic() < deadline and diffs:
-            outputs = without_closers(read_outputs(read_to_end, cfg.kafka_bootstrap, prefix))
-            diffs = compare(outputs, truth, dq_extra=CLOSERS_DQ)
-            time.sleep(0 if not diffs else 3)
-        assert diffs == []
+        outputs = outputs_once_equal(cfg.kafka_bootstrap, prefix, truth, timeout=240)
+        assert compare(outputs, truth, dq_extra=CLOSERS_DQ) == []
     finally:
         rest.cancel(second)
