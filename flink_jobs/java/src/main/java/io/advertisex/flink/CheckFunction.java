@@ -82,7 +82,8 @@ public abstract class CheckFunction extends ScalarFunction {
     row.setField(1, System.currentTimeMillis());
     Map<String, Object> record;
     try {
-      record = Sources.check(source, payload);
+      // Sources.check, reusing the decode adx_event_time made of this message just before.
+      record = Sources.standardize(source, DecodedMessages.decode(source, payload));
     } catch (ContractException e) {
       row.setField(0, StringData.fromString(e.reason()));
       return row;

@@ -1,5 +1,6 @@
 package io.advertisex.flink;
 
+import io.advertisex.contract.ContractException;
 import io.advertisex.contract.Sources;
 import java.time.Instant;
 import org.apache.flink.table.annotation.DataTypeHint;
@@ -18,7 +19,16 @@ public final class EventTimeFunction extends ScalarFunction {
   public static final Instant UNREADABLE = Instant.EPOCH;
 
   public @DataTypeHint("TIMESTAMP_LTZ(3)") Instant eval(String source, byte[] payload) {
-    long ms = payload == null ? -1 : Sources.eventTimeMs(source, payload);
+    long ms = payload == null ? -1 : eventTimeMs(source, payload);
     return ms < 0 ? UNREADABLE : Instant.ofEpochMilli(ms);
+  }
+
+  /** Sources.eventTimeMs(source, payload), on the thread's last decoded message if it is this. */
+  private static long eventTimeMs(String source, byte[] payload) {
+    try {
+      return Sources.eventTimeMs(DecodedMessages.decode(source, payload));
+    } catch (ContractException e) {
+      return -1;
+    }
   }
 }
