@@ -78,10 +78,6 @@ class PipelineSettings(BaseModel):
             # Each upsert output's key is a function of its GROUP BY / PARTITION BY keys,
             # so the sink needs no extra materializing state to order its updates.
             "table.exec.sink.upsert-materialize": "NONE",
-            # Chained operators hand rows on without copying them (Flink's SQL operators and
-            # our functions never keep or change a row they were given): the copies were
-            # the largest part of the head's CPU (bench/README.md, head_throughput.py).
-            "pipeline.object-reuse": "true",
         }.items():
             config.set(key, value)
         if self.parallelism:
