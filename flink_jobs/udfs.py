@@ -19,9 +19,11 @@ from pyflink.table.udf import ScalarFunction, udf
 
 from advertisex.contract.errors import ContractError
 from advertisex.contract.event_time import check
+from advertisex.contract.topics import RAW_TOPICS
 from flink_jobs.tables import EVENT_TIME_FUNCTION
 
-SOURCES = ("impressions", "clicks_conversions", "bid_requests")
+# The raw sources, in the contract's order: the one list of them (their topics).
+SOURCES = tuple(RAW_TOPICS)
 BINARY_SOURCES = ("bid_requests",)
 # name -> class of the JVM functions (flink_jobs/java/src/main/java/io/advertisex/flink).
 JAVA_FUNCTIONS = {
