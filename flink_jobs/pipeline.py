@@ -63,7 +63,16 @@ class PipelineSettings(BaseModel):
             "click_window": _interval(self.click_window_s),
             "conversion_window": _interval(self.conversion_window_s),
             "dq_window_ms": str(self.dq_window_s * 1000),
+            "aggregate_state_ttl": f"{self.aggregate_state_ttl_s}s",
         }
+
+    @property
+    def aggregate_state_ttl_s(self) -> int:
+        """How long an aggregate row's state outlives its last update: the conversion
+        window and a day. Its last update (an unmatched conversion leaving the join) comes
+        about half a conversion window after the row's minute, so this keeps every row
+        until it is final, with a margin for a stopped job."""
+        return self.conversion_window_s + 86_400
 
     def apply(self, env: TableEnvironment, job_name: str) -> None:
         config = env.get_config()

@@ -21,9 +21,9 @@ def _type(spec: dict) -> DataType:
     if kind == "array":
         return DataTypes.ARRAY(_type(spec["items"]))
     if kind == "object":
-        # A count per key (dq_metrics' invalid_by_reason): what COLLECT builds; the JSON
-        # formats write a multiset as an object of counts.
-        return DataTypes.MULTISET(DataTypes.STRING())
+        # A count per key (dq_metrics' invalid_by_reason, adx_count_by): the JSON formats
+        # write a map as an object.
+        return DataTypes.MAP(DataTypes.STRING(), DataTypes.BIGINT())
     return _SCALARS[kind]()
 
 

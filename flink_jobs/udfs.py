@@ -31,6 +31,9 @@ JAVA_FUNCTIONS = {
     "adx_check_impressions": "io.advertisex.flink.CheckFunction$Impressions",
     "adx_check_clicks_conversions": "io.advertisex.flink.CheckFunction$ClicksConversions",
     "adx_check_bid_requests": "io.advertisex.flink.CheckFunction$BidRequests",
+    # dq_metrics' aggregates that merge (mini-batch, two-phase): sql/quality.sql.
+    "adx_count_by": "io.advertisex.flink.CountByFunction",
+    "adx_median_delay": "io.advertisex.flink.MedianDelayFunction",
 }
 # The job parameter that tells the check functions where the campaign dimension is
 # (io.advertisex.flink.CheckFunction.CAMPAIGNS_PARAMETER).

@@ -41,8 +41,12 @@ SELECT campaign_id, event_time_ms - MOD(event_time_ms, 60000),
 -- (contract 2.7).
 FROM first_bid_requests WHERE bid AND campaign_id IS NOT NULL AND NOT late;
 
+-- The row's state lives ${aggregate_state_ttl} after its last update (not the dedup
+-- horizon): an unmatched conversion leaves its join about half the conversion window after
+-- its own time, and updates its minute then; a row expired before that would restart from
+-- zero and overwrite the upsert row.
 INSERT INTO campaign_metrics_1m
-SELECT CONCAT(campaign_id, ':', CAST(window_start_ms AS STRING)),
+SELECT /*+ STATE_TTL('campaign_signals' = '${aggregate_state_ttl}') */ CONCAT(campaign_id, ':', CAST(window_start_ms AS STRING)),
        campaign_id, window_start_ms, window_start_ms + 60000,
        CAST(SUM(impressions) AS BIGINT), CAST(SUM(clicks) AS BIGINT),
        CAST(SUM(attributed_clicks) AS BIGINT), CAST(SUM(unattributed_clicks) AS BIGINT),

@@ -42,22 +42,18 @@ SELECT 'bid_requests', arrival_window_ms, 0, CAST(NULL AS STRING), 0, 0, 0, 1,
        CAST(NULL AS BIGINT)
 FROM first_bid_requests WHERE bid AND campaign_id IS NULL;
 
+-- invalid_by_reason and the delay median are JVM aggregate functions (flink_jobs/java:
+-- CountByFunction, MedianDelayFunction) whose accumulators are small maps that mini-batch
+-- and two-phase aggregation merge: COLLECT and PERCENTILE rebuilt and sorted a whole
+-- window's values on every record.
+-- State lives as long as campaign_metrics_1m's (sql/metrics.sql): an unmatched conversion
+-- updates its arrival window days later.
 INSERT INTO dq_metrics
-SELECT CONCAT(source, ':', CAST(arrival_window_ms AS STRING)),
+SELECT /*+ STATE_TTL('quality_signals' = '${aggregate_state_ttl}') */ CONCAT(source, ':', CAST(arrival_window_ms AS STRING)),
        source, arrival_window_ms, arrival_window_ms + ${dq_window_ms},
        CAST(SUM(received) AS BIGINT), CAST(SUM(first_seen) AS BIGINT), COUNT(reason),
-       COLLECT(reason), CAST(SUM(valid_any) - SUM(first_seen) AS BIGINT),
+       adx_count_by(reason), CAST(SUM(valid_any) - SUM(first_seen) AS BIGINT),
        CAST(SUM(late) AS BIGINT), CAST(SUM(unattributed) AS BIGINT),
-       PERCENTILE(delay_2_digits, 0.5), MAX(delay_ms)
-FROM (
-  -- The median of the delays rounded to two significant digits: PERCENTILE keeps a count
-  -- per distinct value and sorts them on every update, so exact milliseconds (all
-  -- distinct) would cost a sort of the whole minute per record.
-  SELECT *,
-         CASE WHEN delay_ms > 0
-              THEN ROUND(delay_ms / POWER(10, FLOOR(LOG10(delay_ms)) - 1))
-                   * POWER(10, FLOOR(LOG10(delay_ms)) - 1)
-              ELSE CAST(delay_ms AS DOUBLE) END AS delay_2_digits
-  FROM quality_signals
-)
+       adx_median_delay(delay_ms), MAX(delay_ms)
+FROM quality_signals
 GROUP BY source, arrival_window_ms;
