@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from pyflink.common.configuration import Configuration
 from pyflink.table import EnvironmentSettings, StatementSet, TableEnvironment
 
-from advertisex.contract.topics import CAMPAIGN_TOPIC
+from advertisex.contract.topics import CAMPAIGN_TOPIC, record_id_field
 from advertisex.kafka_admin import ensure_topics
 from advertisex.kafka_auth import kafka_python_config, properties_from_env
 from flink_jobs.schema_types import validated_fields
@@ -26,9 +26,9 @@ from flink_jobs.tables import KafkaOptions, KafkaTables, connector_properties
 from flink_jobs.udfs import SOURCES, CampaignSource, register
 
 # The SQL files in order: each reads views the ones before it define.
-STAGES = ("validate", "dead_letters", "records", "correlate", "metrics", "quality")
+STAGES = ("validate", "first_seen", "dead_letters", "records", "correlate", "metrics", "quality")
 # Stages whose file is one template, instantiated per source.
-PER_SOURCE_STAGES = ("validate",)
+PER_SOURCE_STAGES = ("validate", "first_seen")
 OUTPUTS = (
     "dead_letters",
     "impressions",
@@ -49,9 +49,12 @@ class PipelineSettings(BaseModel):
     out_of_orderness_s: int = Field(10, ge=0, description="how far the watermark trails")
     click_window_s: int = Field(1800, gt=0, description="click attribution window")
     conversion_window_s: int = Field(7 * 86_400, gt=0, description="last-click window")
-    dedup_horizon: str = Field("24 h", description="first-wins state per id is kept this long")
+    dedup_horizon_s: int = Field(
+        86_400, gt=0, description="an id is remembered this long after its event time"
+    )
     idle_timeout: str = Field("5 s", description="a quiet partition stops holding time back")
     checkpoint_interval: str = "5 s"
+    mini_batch_latency: str = Field("500 ms", description="how long an aggregate batches")
     dq_window_s: int = Field(
         60, gt=0, description="dq_metrics window (arrival time); shorter in accelerated tests"
     )
@@ -64,6 +67,7 @@ class PipelineSettings(BaseModel):
             "conversion_window": _interval(self.conversion_window_s),
             "dq_window_ms": str(self.dq_window_s * 1000),
             "aggregate_state_ttl": f"{self.aggregate_state_ttl_s}s",
+            "dedup_horizon": _interval(self.dedup_horizon_s),
         }
 
     @property
@@ -79,14 +83,21 @@ class PipelineSettings(BaseModel):
         for key, value in {
             "pipeline.name": job_name,
             "execution.checkpointing.interval": self.checkpoint_interval,
-            "table.exec.state.ttl": self.dedup_horizon,
+            # Operators without a bound of their own (the last-click ranking): deduplication,
+            # campaign-minutes and the joins forget by event time, dq_metrics has a hint.
+            "table.exec.state.ttl": f"{self.dedup_horizon_s} s",
             "table.exec.source.idle-timeout": self.idle_timeout,
             "table.local-time-zone": "UTC",
-            # No mini-batch: with it the planner no longer sees first-wins deduplication as
-            # insert-only. The upsert sinks buffer and keep the last row per key instead.
-            # Each upsert output's key is a function of its GROUP BY / PARTITION BY keys,
-            # so the sink needs no extra materializing state to order its updates.
+            # The upsert sinks buffer and keep the last row per key. Each upsert output's key
+            # is a function of its GROUP BY / PARTITION BY keys, so the sink needs no extra
+            # materializing state to order its updates.
             "table.exec.sink.upsert-materialize": "NONE",
+            # Aggregates fold a batch of records per key into one state access and one
+            # update (dq_metrics has three hot keys), first locally, then per key.
+            "table.exec.mini-batch.enabled": "true",
+            "table.exec.mini-batch.allow-latency": self.mini_batch_latency,
+            "table.exec.mini-batch.size": "5000",
+            "table.optimizer.agg-phase-strategy": "TWO_PHASE",
         }.items():
             config.set(key, value)
         if self.parallelism:
@@ -136,7 +147,9 @@ def build(
     statement_set = env.create_statement_set()
     for stage in STAGES:
         for source in SOURCES if stage in PER_SOURCE_STAGES else (None,):
-            for statement in statements(stage, parameters | _per_source(source)):
+            for statement in statements(
+                stage, parameters | _per_source(source, tables, parameters)
+            ):
                 view = _VIEW.match(statement)
                 if view:
                     env.create_temporary_view(view.group(1), env.sql_query(view.group(2)))
@@ -147,13 +160,20 @@ def build(
     return statement_set
 
 
-def _per_source(source: str | None) -> dict[str, str]:
-    """The parameters of a stage written once for every source: its name and the columns
-    its check yields (from the schema files)."""
+def _per_source(source: str | None, tables, parameters: dict[str, str]) -> dict[str, str]:
+    """The parameters of a stage written once for every source: its name, the columns its
+    check yields (from the schema files), its id and how the mode keeps its first record."""
     if source is None:
         return {}
-    columns = ", ".join(f"v.{name}" for name, _ in validated_fields(source))
-    return {"source": source, "validated_columns": columns}
+    names = [name for name, _ in validated_fields(source)]
+    key = record_id_field(source)
+    return {
+        "source": source,
+        "validated_columns": ", ".join(f"v.{name}" for name in names),
+        "record_columns": ", ".join(names),
+        "id": key,
+        "first_occurrence": tables.first_occurrence(source, key, parameters["dedup_horizon"]),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

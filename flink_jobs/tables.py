@@ -162,20 +162,30 @@ class KafkaTables:
         )
 
     def sql_parameters(self, out_of_orderness: str) -> dict[str, str]:
-        """Streaming: the first record of an id is the first to arrive; a record is late
-        when it is behind its partition's watermark on arrival, that is more than the
-        out-of-orderness behind the highest event time its partition has brought so far.
+        """Streaming: campaign-minutes are running totals forgotten by event time (sql/
+        metrics.sql); a record is late when it is behind its partition's watermark on
+        arrival, that is more than the out-of-orderness behind the highest event time its
+        partition has brought so far.
         That is kept as state per partition rather than asked of CURRENT_WATERMARK: the
         operator's watermark is a minimum over the partitions a reader holds and moves in
         steps that depend on how they were fetched, so the same backlog would be judged
         differently from run to run."""
         return {
-            "arrival_order": "proc_time",
+            "campaign_minutes": "campaign_minutes_timed",
             "late": (
                 "rowtime < MAX(rowtime) OVER (PARTITION BY kafka_partition ORDER BY proc_time "
                 f"ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - {out_of_orderness}"
             ),
         }
+
+    def first_occurrence(self, source: str, key: str, horizon: str) -> str:
+        """The first valid record of each id (sql/first_seen.sql): the first to arrive,
+        remembered until the watermark passes its event time plus the horizon (an INTERVAL
+        literal). adx_first_seen: flink_jobs/java FirstSeenFunction."""
+        return (
+            f"SELECT * FROM adx_first_seen(input => TABLE valid_{source} PARTITION BY {key}, "
+            f"horizon => {horizon}, uid => 'first-{source}')"
+        )
 
     def output_sink(self, name: str) -> TableDescriptor:
         upsert = name in UPSERT_OUTPUTS
@@ -196,6 +206,13 @@ class KafkaTables:
             # Transactions: read_committed readers see each record exactly once.
             .option("sink.delivery-guarantee", "exactly-once")
             .option("sink.transactional-id-prefix", f"{self.options.transactional_prefix}-{name}")
+            # Reuse a small pool of transactional ids (Kafka 3.0+) instead of a new id and
+            # producer per checkpoint, which the broker keeps state for.
+            .option("sink.transaction-naming-strategy", "POOLING")
+            # Records are visible at the checkpoint's commit anyway: wait a little to send
+            # fuller batches (fewer requests for the broker), within the transaction.
+            .option("properties.linger.ms", "50")
+            .option("properties.batch.size", str(256 * 1024))
             .build()
         )
 
@@ -236,7 +253,7 @@ class FileTables:
             .column_by_expression("kafka_partition", "CAST(NULL AS INT)")
             .column_by_expression("kafka_offset", "CAST(NULL AS BIGINT)")
         )
-        # Batch has no processing time to order by (its SQL does not use it, arrival_order
+        # Batch has no processing time to order by (its SQL does not use it: the first
         # is the file order): the column is there so that both modes share one SQL.
         schema = _event_time(
             schema, source, self.out_of_orderness_s, _LATIN1_BYTES, "CAST(NULL AS TIMESTAMP_LTZ(3))"
@@ -250,10 +267,17 @@ class FileTables:
         )
 
     def sql_parameters(self, out_of_orderness: str) -> dict[str, str]:
-        """Batch knows its whole input: nothing is late, and the first record of an id is
-        the first in file-name then line order (contract 2.5), whatever order Flink reads
-        the files in."""
-        return {"arrival_order": "file_name, file_line", "late": "FALSE"}
+        """Batch knows its whole input: nothing is late, and every campaign-minute is final
+        once (a GROUP BY)."""
+        return {"campaign_minutes": "campaign_minutes_grouped", "late": "FALSE"}
+
+    def first_occurrence(self, source: str, key: str, horizon: str) -> str:
+        """The first valid record of each id in file-name then line order: the whole input is
+        known, so the horizon is not needed to bound state."""
+        return (
+            f"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY {key} "
+            f"ORDER BY file_name, file_line) AS arrival FROM valid_{source}) WHERE arrival = 1"
+        )
 
     def output_sink(self, name: str) -> TableDescriptor:
         return (

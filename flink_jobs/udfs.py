@@ -34,6 +34,9 @@ JAVA_FUNCTIONS = {
     # dq_metrics' aggregates that merge (mini-batch, two-phase): sql/quality.sql.
     "adx_count_by": "io.advertisex.flink.CountByFunction",
     "adx_median_delay": "io.advertisex.flink.MedianDelayFunction",
+    # Process table functions whose state the watermark clears (streaming only).
+    "adx_first_seen": "io.advertisex.flink.FirstSeenFunction",
+    "adx_campaign_minute": "io.advertisex.flink.CampaignMinuteFunction",
 }
 # The job parameter that tells the check functions where the campaign dimension is
 # (io.advertisex.flink.CheckFunction.CAMPAIGNS_PARAMETER).

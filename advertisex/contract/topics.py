@@ -10,6 +10,19 @@ RAW_TOPICS = {
     "bid_requests": "bid-requests",
 }
 CAMPAIGN_TOPIC = "dim-campaigns"
+# The record outputs of each raw source: its valid, first-seen records (section 3).
+RECORD_OUTPUTS = {
+    "impressions": ("impressions",),
+    "clicks_conversions": ("clicks", "conversions"),
+    "bid_requests": ("bid_requests",),
+}
+
+
+def record_id_field(source: str) -> str:
+    """The field that deduplicates a source's records (contract 2.3): the x-key its record
+    outputs share."""
+    (key,) = {output_schema(name)["x-key"] for name in RECORD_OUTPUTS[source]}
+    return key
 
 
 def output_topics() -> dict[str, str]:

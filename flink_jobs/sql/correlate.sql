@@ -9,7 +9,7 @@
 CREATE TEMPORARY VIEW click_attribution AS
 SELECT c.event_id, c.event_time_ms, c.user_id, c.campaign_id, c.impression_id,
        c.advertiser_id, c.campaign_name, c.campaign_status, c.campaign_daily_budget_micros,
-       c.campaign_known, c.late, c.arrival_window_ms,
+       c.campaign_known, c.late, c.arrival_window_ms, c.rowtime,
        i.impression_id AS matched_impression_id,
        i.event_time_ms AS impression_event_time_ms, i.creative_id, i.website, i.device_type,
        i.country, i.cost_micros, i.currency, i.bid_request_id
@@ -34,7 +34,7 @@ CREATE TEMPORARY VIEW conversion_candidates AS
 SELECT v.event_id, v.event_time_ms, v.user_id, v.campaign_id, v.conversion_type,
        v.conversion_value, v.currency,
        v.advertiser_id, v.campaign_name, v.campaign_status, v.campaign_daily_budget_micros,
-       v.campaign_known, v.late, v.arrival_window_ms,
+       v.campaign_known, v.late, v.arrival_window_ms, v.rowtime,
        k.event_id AS click_id, k.event_time_ms AS click_event_time_ms,
        k.impression_id AS click_impression_id
 FROM first_conversions AS v

@@ -1,29 +1,5 @@
--- The record outputs. First occurrence wins per id (later ones are duplicates, counted
--- in dq_metrics); state lives as long as table.exec.state.ttl, the dedup horizon.
--- First is ${arrival_order}: in streaming the first to arrive, so a record leaves at once
--- with no watermark wait and the rowtime attribute survives for the joins downstream; in
--- batch the first in file-name then line order.
-
-CREATE TEMPORARY VIEW first_impressions AS
-SELECT * FROM (
-  SELECT *, ROW_NUMBER() OVER (PARTITION BY impression_id ORDER BY ${arrival_order}) AS arrival
-  FROM checked_impressions
-  WHERE reason IS NULL
-) WHERE arrival = 1;
-
-CREATE TEMPORARY VIEW first_clicks_conversions AS
-SELECT * FROM (
-  SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY ${arrival_order}) AS arrival
-  FROM checked_clicks_conversions
-  WHERE reason IS NULL
-) WHERE arrival = 1;
-
-CREATE TEMPORARY VIEW first_bid_requests AS
-SELECT * FROM (
-  SELECT *, ROW_NUMBER() OVER (PARTITION BY request_id ORDER BY ${arrival_order}) AS arrival
-  FROM checked_bid_requests
-  WHERE reason IS NULL
-) WHERE arrival = 1;
+-- The record outputs: the first occurrence of each id (sql/first_seen.sql), clicks and
+-- conversions apart.
 
 CREATE TEMPORARY VIEW first_clicks AS
 SELECT * FROM first_clicks_conversions WHERE event_type = 'click';

@@ -6,7 +6,6 @@ import random
 import statistics
 from collections import Counter
 
-import pytest
 from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
 
 from advertisex.stack.jars import functions_jar
