@@ -37,6 +37,7 @@ JAVA_FUNCTIONS = {
     # Process table functions whose state the watermark clears (streaming only).
     "adx_first_seen": "io.advertisex.flink.FirstSeenFunction",
     "adx_campaign_minute": "io.advertisex.flink.CampaignMinuteFunction",
+    "adx_last_click": "io.advertisex.flink.LastClickFunction",
 }
 # The job parameter that tells the check functions where the campaign dimension is
 # (io.advertisex.flink.CheckFunction.CAMPAIGNS_PARAMETER).
