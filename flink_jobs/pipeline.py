@@ -83,8 +83,9 @@ class PipelineSettings(BaseModel):
         for key, value in {
             "pipeline.name": job_name,
             "execution.checkpointing.interval": self.checkpoint_interval,
-            # Operators without a bound of their own (the last-click ranking): deduplication,
-            # campaign-minutes and the joins forget by event time, dq_metrics has a hint.
+            # Operators without a bound of their own (the late flag's running maximum, one key
+            # per Kafka partition): deduplication, campaign-minutes, the last click and the
+            # joins forget by event time, dq_metrics has a hint.
             "table.exec.state.ttl": f"{self.dedup_horizon_s} s",
             "table.exec.source.idle-timeout": self.idle_timeout,
             "table.local-time-zone": "UTC",

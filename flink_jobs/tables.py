@@ -162,16 +162,18 @@ class KafkaTables:
         )
 
     def sql_parameters(self, out_of_orderness: str) -> dict[str, str]:
-        """Streaming: campaign-minutes are running totals forgotten by event time (sql/
-        metrics.sql); a record is late when it is behind its partition's watermark on
-        arrival, that is more than the out-of-orderness behind the highest event time its
-        partition has brought so far.
+        """Streaming: campaign-minutes are running totals and the last click per conversion
+        a running best, both forgotten by event time (sql/metrics.sql, sql/correlate.sql); a
+        record is late when it is behind its partition's watermark on arrival, that is more
+        than the out-of-orderness behind the highest event time its partition has brought so
+        far.
         That is kept as state per partition rather than asked of CURRENT_WATERMARK: the
         operator's watermark is a minimum over the partitions a reader holds and moves in
         steps that depend on how they were fetched, so the same backlog would be judged
         differently from run to run."""
         return {
             "campaign_minutes": "campaign_minutes_timed",
+            "last_click": "last_click_timed",
             "late": (
                 "rowtime < MAX(rowtime) OVER (PARTITION BY kafka_partition ORDER BY proc_time "
                 f"ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - {out_of_orderness}"
@@ -267,9 +269,13 @@ class FileTables:
         )
 
     def sql_parameters(self, out_of_orderness: str) -> dict[str, str]:
-        """Batch knows its whole input: nothing is late, and every campaign-minute is final
-        once (a GROUP BY)."""
-        return {"campaign_minutes": "campaign_minutes_grouped", "late": "FALSE"}
+        """Batch knows its whole input: nothing is late, every campaign-minute is final once (a
+        GROUP BY), and the last click per conversion is ranked once (ROW_NUMBER)."""
+        return {
+            "campaign_minutes": "campaign_minutes_grouped",
+            "last_click": "last_click_ranked",
+            "late": "FALSE",
+        }
 
     def first_occurrence(self, source: str, key: str, horizon: str) -> str:
         """The first valid record of each id in file-name then line order: the whole input is

@@ -42,8 +42,34 @@ LEFT JOIN first_clicks AS k
   ON v.user_id = k.user_id AND v.campaign_id = k.campaign_id
  AND v.rowtime BETWEEN k.rowtime AND k.rowtime + ${conversion_window};
 
--- Last click wins; a later click found afterwards replaces the row (an upsert output).
--- Ties on event time go to the greatest click id, as the simulator's truth states.
+-- Last click wins: per conversion, the latest click, ties on event time to the greatest click
+-- id, as the simulator's truth states. A later click found afterwards replaces the row (an
+-- upsert output keyed by the conversion). Two ways; ${last_click} names the mode's.
+-- Streaming: adx_last_click (flink_jobs/java LastClickFunction), a process table function
+-- per conversion that passes on each candidate better than the best so far and forgets the
+-- conversion when the watermark passes its time (the join's output watermark trails by the
+-- conversion window, so no candidate comes after): state bounded by event time, not by
+-- table.exec.state.ttl's processing time. Batch (no process table functions): ROW_NUMBER.
+CREATE TEMPORARY VIEW click_candidates AS
+SELECT event_id, event_time_ms, user_id, campaign_id, conversion_type, conversion_value,
+       currency, click_id, click_event_time_ms, click_impression_id,
+       advertiser_id, campaign_name, campaign_status, campaign_daily_budget_micros,
+       campaign_known, rowtime
+FROM conversion_candidates
+WHERE click_id IS NOT NULL;
+
+CREATE TEMPORARY VIEW last_click_timed AS
+SELECT * FROM adx_last_click(
+  input => TABLE click_candidates PARTITION BY event_id,
+  uid => 'last-click');
+
+CREATE TEMPORARY VIEW last_click_ranked AS
+SELECT * FROM (
+  SELECT *, ROW_NUMBER() OVER (
+           PARTITION BY event_id ORDER BY click_event_time_ms DESC, click_id DESC) AS rank_
+  FROM click_candidates
+) WHERE rank_ = 1;
+
 INSERT INTO attributed_conversions
 SELECT event_id,
        event_id, event_time_ms, user_id, campaign_id, conversion_type, conversion_value,
@@ -51,9 +77,4 @@ SELECT event_id,
        CAST(event_time_ms - click_event_time_ms AS DOUBLE) / 1000,
        advertiser_id, campaign_name, campaign_status, campaign_daily_budget_micros,
        campaign_known
-FROM (
-  SELECT *, ROW_NUMBER() OVER (
-           PARTITION BY event_id ORDER BY click_event_time_ms DESC, click_id DESC) AS rank_
-  FROM conversion_candidates
-  WHERE click_id IS NOT NULL
-) WHERE rank_ = 1;
+FROM ${last_click};
