@@ -52,6 +52,9 @@ class PipelineSettings(BaseModel):
     dedup_horizon_s: int = Field(
         86_400, gt=0, description="an id is remembered this long after its event time"
     )
+    campaign_minute_grace_s: int = Field(
+        86_400, ge=0, description="a campaign-minute stays open this long after its end"
+    )
     idle_timeout: str = Field("5 s", description="a quiet partition stops holding time back")
     checkpoint_interval: str = "5 s"
     mini_batch_latency: str = Field("500 ms", description="how long an aggregate batches")
@@ -68,14 +71,15 @@ class PipelineSettings(BaseModel):
             "dq_window_ms": str(self.dq_window_s * 1000),
             "aggregate_state_ttl": f"{self.aggregate_state_ttl_s}s",
             "dedup_horizon": _interval(self.dedup_horizon_s),
+            "campaign_minute_grace_ms": str(self.campaign_minute_grace_s * 1000),
         }
 
     @property
     def aggregate_state_ttl_s(self) -> int:
         """How long an aggregate row's state outlives its last update: the conversion
-        window and a day. Its last update (an unmatched conversion leaving the join) comes
-        about half a conversion window after the row's minute, so this keeps every row
-        until it is final, with a margin for a stopped job."""
+        window and a day. Its last update (an unmatched conversion leaving the join, when
+        the watermark passes the conversion's time) comes soon after arrival on a live job,
+        but as late as the job lags or stays stopped; this keeps a row that long."""
         return self.conversion_window_s + 86_400
 
     def apply(self, env: TableEnvironment, job_name: str) -> None:
@@ -183,6 +187,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--topic-prefix", default="")
     parser.add_argument("--group-id", default="advertisex-pipeline")
     parser.add_argument("--job-name", default="advertisex-pipeline")
+    parser.add_argument(
+        "--max-drift-s",
+        type=int,
+        default=None,
+        help="watermark alignment of the raw partitions, seconds (default off: tables.py)",
+    )
     for name, field in PipelineSettings.model_fields.items():
         parser.add_argument(
             "--" + name.replace("_", "-"),
@@ -208,6 +218,7 @@ def main(argv: list[str] | None = None) -> None:
         topic_prefix=args.topic_prefix,
         group_id=args.group_id,
         transactional_prefix=args.job_name,
+        max_drift_s=args.max_drift_s,
         properties=kafka_properties,
     )
     tables = KafkaTables(options)

@@ -54,7 +54,11 @@ class KafkaOptions(BaseModel):
     topic_prefix: str = Field("", description="put before every topic name (isolated runs)")
     startup_mode: str = Field("group-offsets", description="where a new job starts reading")
     transactional_prefix: str = "advertisex-pipeline"
-    max_drift_s: int = Field(30, gt=0, description="how far a partition may read ahead")
+    max_drift_s: int | None = Field(
+        None,
+        gt=0,
+        description="watermark alignment: how far a partition may read ahead (default: off)",
+    )
     properties: dict[str, str] = Field(
         default_factory=dict,
         repr=False,
@@ -137,29 +141,35 @@ class KafkaTables:
         )
         # The message timestamp is not read: producers leave it as their client sets it.
         schema = _event_time(schema, source, self.options.out_of_orderness_s)
-        return (
+        builder = (
             self._topic("kafka", RAW_TOPICS[source])
             .schema(schema.build())
             .format("raw")
             # A watermark after every record, not every 200 ms: on a backlog, records read
             # between two periodic watermarks would be judged against a stale one.
             .option("scan.watermark.emit.strategy", "on-event")
-            # Partitions (and the three sources) read in step: on a backlog one running far
-            # ahead would hold join state for the others' sake, and a partition wrongly
-            # taken for idle would let the joins' watermark jump. A reader pauses a
-            # partition this far ahead of the slowest; it may then catch up by at most
-            # max-drift per update interval (a cap on replay speed: 120x real time).
-            .option("scan.watermark.alignment.group", "advertisex-raw")
-            .option("scan.watermark.alignment.max-drift", f"{self.options.max_drift_s} s")
-            .option("scan.watermark.alignment.update-interval", "250 ms")
             .option("properties.group.id", self.options.group_id)
             .option("scan.startup.mode", self.options.startup_mode)
             # A group without committed offsets (the first run) starts at the beginning.
             .option("properties.auto.offset.reset", "earliest")
             # Only what upstream transactions committed: exactly once end to end.
             .option("properties.isolation.level", "read_committed")
-            .build()
         )
+        if self.options.max_drift_s is not None:
+            # Partitions (and the three sources) read in step: a reader pauses a partition
+            # this far ahead of the slowest, so on a backlog the joins do not hold a fast
+            # partition's records for the others' sake. Off by default: in Flink 2.2 a split
+            # that goes idle while paused is never resumed, though records wait on it
+            # (FLINK-40093, fixed after 2.2); a job started before its traffic, or one whose
+            # traffic pauses for longer than the idle timeout, then stops reading for good.
+            # The watermark is a minimum over partitions and sources either way, so without
+            # alignment no record becomes late for running behind: only join state grows.
+            builder = (
+                builder.option("scan.watermark.alignment.group", "advertisex-raw")
+                .option("scan.watermark.alignment.max-drift", f"{self.options.max_drift_s} s")
+                .option("scan.watermark.alignment.update-interval", "250 ms")
+            )
+        return builder.build()
 
     def sql_parameters(self, out_of_orderness: str) -> dict[str, str]:
         """Streaming: campaign-minutes are running totals and the last click per conversion

@@ -44,13 +44,15 @@ FROM first_bid_requests WHERE bid AND campaign_id IS NOT NULL AND NOT late;
 -- A campaign-minute's totals so far, two ways; ${campaign_minutes} names the mode's.
 -- Streaming: adx_campaign_minute (flink_jobs/java CampaignMinuteFunction), running totals
 -- per campaign and minute that leave with each signal and are forgotten when the watermark
--- passes the minute's end: state bounded by event time, and no processing-time TTL that could
--- restart a minute an unmatched conversion updates days later. Batch (where Flink has no
+-- passes the minute's end plus ${campaign_minute_grace_ms} ms (CampaignMinuteFunction says why):
+-- state bounded by event time, and no processing-time TTL that could restart a minute an
+-- unmatched conversion updates days later. Batch (where Flink has no
 -- process table functions): a GROUP BY, whose rows are final.
+-- (The CAST: for an INT literal, Flink 2.2 generates a cast to Long that does not compile.)
 CREATE TEMPORARY VIEW campaign_minutes_timed AS
 SELECT * FROM adx_campaign_minute(
   input => TABLE campaign_signals PARTITION BY (campaign_id, window_start_ms),
-  uid => 'campaign-minutes');
+  grace_ms => CAST(${campaign_minute_grace_ms} AS BIGINT), uid => 'campaign-minutes');
 
 CREATE TEMPORARY VIEW campaign_minutes_grouped AS
 SELECT campaign_id, window_start_ms,
