@@ -143,6 +143,7 @@ from advertisex.contract.rules import (
 )
 from advertisex.contract.topics import CAMPAIGN_TOPIC, RAW_TOPICS, output_topics, upsert_outputs
 from advertisex.ingest.config import Anomalies, SimulationConfig
+from advertisex.ingest.ground_truth import CAMPAIGN_COUNTS
 from advertisex.ingest.simulator import Simulator
 from advertisex.ingest.sinks import KafkaSink
 from advertisex.ingest.topics import ensure_topics, raw_topic_specs
@@ -168,18 +169,8 @@ OUTPUTS = ("dead_letters", *RECORD_OUTPUTS)
 # The job's nine outputs: appended (each record once) or upserted (latest row per key).
 UPSERT_OUTPUTS = upsert_outputs()
 APPEND_OUTPUTS = tuple(name for name in output_topics() if name not in UPSERT_OUTPUTS)
-# campaign_metrics_1m's counts and dq_metrics' totals, as the golden tests compare them.
-METRIC_COUNTS = (
-    "impressions",
-    "clicks",
-    "attributed_clicks",
-    "unattributed_clicks",
-    "conversions",
-    "unattributed_conversions",
-    "spend_micros",
-    "bids",
-    "wins",
-)
+# campaign_metrics_1m's counts, as the golden tests compare them.
+METRIC_COUNTS = CAMPAIGN_COUNTS
 DQ_TOTALS = ("received", "valid", "duplicates", "late", "unattributed")
 # Output field <- campaign dimension field (contract 2.2), then campaign_known.
 ENRICHMENT = {

@@ -42,6 +42,19 @@ from advertisex.ingest.config import SOURCES, SimulationConfig
 
 MARGIN_MS = 30_000  # how far a watermark may be from an edge before a decision is ambiguous
 
+# campaign_metrics_1m's count columns, which the pipeline's outputs are compared on.
+CAMPAIGN_COUNTS = (
+    "impressions",
+    "clicks",
+    "attributed_clicks",
+    "unattributed_clicks",
+    "conversions",
+    "unattributed_conversions",
+    "spend_micros",
+    "bids",
+    "wins",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Fact:
@@ -263,17 +276,7 @@ class GroundTruth:
         """campaign_metrics_1m: per campaign and event-time minute, from first-seen valid
         records that were not late, enriched from the campaign dimension."""
         found = self.attribution() if found is None else found
-        counts = (
-            "impressions",
-            "clicks",
-            "attributed_clicks",
-            "unattributed_clicks",
-            "conversions",
-            "unattributed_conversions",
-            "spend_micros",
-            "bids",
-            "wins",
-        )
+        counts = CAMPAIGN_COUNTS
         rows: dict[tuple[str, int], dict] = {}
 
         def row(fact: Fact) -> dict:

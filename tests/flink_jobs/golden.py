@@ -15,6 +15,7 @@ from kafka_outputs import CLOSERS_DQ, read_outputs, without_closers
 from kafka_reader import read_to_end  # tests/kafka_reader.py
 
 from advertisex.contract.bid_requests import plain_datum
+from advertisex.ingest.ground_truth import CAMPAIGN_COUNTS
 
 ID_FIELDS = {
     "impressions": "impression_id",
@@ -22,17 +23,7 @@ ID_FIELDS = {
     "conversions": "event_id",
     "bid_requests": "request_id",
 }
-COUNTS = (
-    "impressions",
-    "clicks",
-    "attributed_clicks",
-    "unattributed_clicks",
-    "conversions",
-    "unattributed_conversions",
-    "spend_micros",
-    "bids",
-    "wins",
-)
+COUNTS = CAMPAIGN_COUNTS
 RATIOS = ("conversion_value", "ctr", "cvr", "win_rate")
 ENRICHMENT = (
     "advertiser_id",

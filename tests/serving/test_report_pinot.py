@@ -17,6 +17,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from typer.testing import CliRunner
 
 from advertisex.cli import app
+from advertisex.ingest.ground_truth import CAMPAIGN_COUNTS
 from advertisex.serving import templates
 from advertisex.serving.pinot_admin import (
     JSON_DECODER,
@@ -103,17 +104,7 @@ def metrics(campaign, minute, advertiser, name, **counts) -> dict:
         "campaign_daily_budget_micros": 100_000_000 if advertiser else None,
         "campaign_known": advertiser is not None,
     }
-    for key in (
-        "impressions",
-        "clicks",
-        "attributed_clicks",
-        "unattributed_clicks",
-        "conversions",
-        "unattributed_conversions",
-        "spend_micros",
-        "bids",
-        "wins",
-    ):
+    for key in CAMPAIGN_COUNTS:
         row[key] = counts.get(key, 0)
     row["conversion_value"] = counts.get("conversion_value", 0.0)
     return row
