@@ -49,9 +49,9 @@ def closing_messages(close_ms: int, n: int) -> dict[str, bytes]:
     }
 
 
-def send_closers(bootstrap: str, prefix: str, close_ms: int) -> None:
+def send_closers(bootstrap: str, prefix: str, close_ms: int, partitions: int = PARTITIONS) -> None:
     producer = Producer({"bootstrap.servers": bootstrap})
-    for partition in range(PARTITIONS):
+    for partition in range(partitions):
         for source, payload in closing_messages(close_ms, partition).items():
             producer.produce(prefix + RAW_TOPICS[source], payload, partition=partition)
     assert producer.flush(30) == 0
@@ -80,7 +80,11 @@ def without_closers(outputs: dict[str, list[dict]]) -> dict[str, list[dict]]:
 
 
 # What the closers add to dq_metrics: one valid record per partition of each source.
-CLOSERS_DQ = {source: {"received": PARTITIONS, "valid": PARTITIONS} for source in RAW_TOPICS}
+def closers_dq(partitions: int = PARTITIONS) -> dict[str, dict[str, int]]:
+    return {source: {"received": partitions, "valid": partitions} for source in RAW_TOPICS}
+
+
+CLOSERS_DQ = closers_dq()
 
 
 PIPELINE = Path(__file__).parents[1] / "flink_jobs" / "pipeline.py"
@@ -96,11 +100,13 @@ def send_messages(bootstrap: str, prefix: str, messages, campaigns=None) -> None
     sink.close()
 
 
-def submit_pipeline(cfg, prefix: str, savepoint: str | None = None) -> str:
+def submit_pipeline(
+    cfg, prefix: str, savepoint: str | None = None, extra_args: tuple[str, ...] = ()
+) -> str:
     """Submit the streaming job on the topics under prefix (its own group and
     transactional ids), checkpointing every 2 s; returns the job id."""
     args = ["--bootstrap", cfg.kafka_bootstrap, "--topic-prefix", prefix, "--job-name", prefix]
-    args += ["--group-id", prefix, "--checkpoint-interval", "2 s"]
+    args += ["--group-id", prefix, "--checkpoint-interval", "2 s", *extra_args]
     jars = list(resolve("flink").glob("*.jar"))
     return submit_python_job(
         cfg.flink_rest_url, PIPELINE, args, jars=jars, savepoint_path=savepoint

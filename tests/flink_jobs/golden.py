@@ -159,12 +159,14 @@ def compare(
     return diffs
 
 
-def outputs_once_equal(bootstrap: str, prefix: str, truth: dict, timeout: float) -> dict:
+def outputs_once_equal(
+    bootstrap: str, prefix: str, truth: dict, timeout: float, dq_extra: dict = CLOSERS_DQ
+) -> dict:
     """A streaming run's outputs (closers left out) as soon as they equal the truth, or as
     they are at the deadline: the test's own comparison then says what differs."""
     deadline = time.monotonic() + timeout
     while True:
         outputs = without_closers(read_outputs(read_to_end, bootstrap, prefix))
-        if not compare(outputs, truth, dq_extra=CLOSERS_DQ) or time.monotonic() > deadline:
+        if not compare(outputs, truth, dq_extra=dq_extra) or time.monotonic() > deadline:
             return outputs
         time.sleep(3)
