@@ -158,7 +158,7 @@ def simulate(
     if to == "kafka":
         servers = _bootstrap(bootstrap)
         try:
-            ensure_topics(servers, raw_topic_specs())
+            ensure_topics(servers, raw_topic_specs(config.raw_partitions))
             sink = KafkaSink(servers, rate=rate)
         except KafkaError:
             raise _kafka_unreachable(servers) from None

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from advertisex.ingest.topics import RAW_PARTITIONS
+
 Source = Literal["impressions", "clicks_conversions", "bid_requests"]
 SOURCES: tuple[Source, ...] = ("impressions", "clicks_conversions", "bid_requests")
 
@@ -95,6 +97,13 @@ class SimulationConfig(BaseModel):
     websites: int = Field(500, ge=1)
     users: int = Field(20_000, ge=1)
     anomalies: Anomalies = Field(default_factory=Anomalies)
+    raw_partitions: int = Field(
+        RAW_PARTITIONS,
+        ge=1,
+        description="partitions of each raw topic the messages are spread over "
+        "(ingest.topics.partition_for): the ground truth judges lateness per partition, as "
+        "the job does",
+    )
     # The contract's rules, which the ground truth applies.
     out_of_orderness_ms: int = 10_000
     click_window_ms: int = 30 * 60_000

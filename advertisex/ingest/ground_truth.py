@@ -8,10 +8,12 @@ the same run.
 
 - Watermarks: the job reads each message's event time from its payload (contract 2.5),
   malformed and duplicate ones too where it can be read (advertisex.contract.event_time:
-  the one place this module looks into a payload). A record's watermark W is the highest
-  event time of its source that arrived before it, less the allowed out-of-orderness
-  (none before the first). A first-seen valid record is late when its event time is below
-  W.
+  the one place this module looks into a payload). Lateness is judged per partition, as
+  the contract and the job do it: a first-seen valid record is late when its event time is
+  below the highest event time that arrived before it in its raw partition, less the
+  allowed out-of-orderness (the simulator tells each message's partition:
+  ingest.topics.partition_for). For the joins, a record's W is the same over its whole
+  source: the highest event time of its source before it, less the out-of-orderness.
 - Late records keep their record outputs and take part in the joins, but count in no
   per-minute window of campaign_metrics_1m.
 - Joins are Flink's interval joins: a record stays in join state until the watermark
@@ -125,25 +127,36 @@ class GroundTruth:
         self.bot_users: list[str] = []
         self.campaigns: dict[str, dict] = {}  # the campaign dimension, by campaign id
         self._first_seen: dict[str, int] = {}  # id -> event time of its first occurrence
-        self._max_event: dict[str, int] = {}  # per source, over every message's timestamp
+        # The highest event time read so far, per source and per (source, partition).
+        self._max_event: dict[str | tuple[str, int], int] = {}
         self._seq = 0
 
     # -- fed by the simulator, in arrival order ---------------------------------------
-    def _saw(self, source: str, event_ms: int) -> int | None:
-        """The source's watermark before this message; then the message moves it."""
-        top = self._max_event.get(source)
-        self._max_event[source] = event_ms if top is None else max(top, event_ms)
-        return None if top is None else top - self.config.out_of_orderness_ms
+    def _saw(self, source: str, partition: int, event_ms: int) -> tuple[int | None, int | None]:
+        """The watermarks before this message, of its partition (lateness) and of its
+        source (the joins' W); then the message moves both."""
+        marks = []
+        for where in ((source, partition), source):
+            top = self._max_event.get(where)
+            self._max_event[where] = event_ms if top is None else max(top, event_ms)
+            marks.append(None if top is None else top - self.config.out_of_orderness_ms)
+        return marks[0], marks[1]
 
     def malformed(
-        self, source: str, reason: str, key: str, payload: bytes, event_ms: int | None = None
+        self,
+        source: str,
+        reason: str,
+        key: str,
+        payload: bytes,
+        event_ms: int | None = None,
+        partition: int = 0,
     ) -> None:
         """A rejected message; event_ms is the event time the job reads from it, if any,
-        which moves the watermark."""
+        which moves the watermark of its partition."""
         self.received[source] += 1
         self.invalid[source][reason] += 1
         if event_ms is not None:
-            self._saw(source, event_ms)
+            self._saw(source, partition, event_ms)
         text = (
             base64.b64encode(payload).decode()
             if source == "bid_requests"
@@ -151,15 +164,15 @@ class GroundTruth:
         )
         self.dead_letters.append({"source": source, "reason": reason, "key": key, "payload": text})
 
-    def arrived(self, source: str, fact: Fact, arrival_ms: int) -> None:
+    def arrived(self, source: str, fact: Fact, arrival_ms: int, partition: int = 0) -> None:
         self.received[source] += 1
-        watermark = self._saw(source, fact.event_ms)
+        behind, watermark = self._saw(source, partition, fact.event_ms)
         first = self._first_seen.get(fact.record_id)
         if first is not None and abs(fact.event_ms - first) <= self.config.dedup_horizon_ms:
             self.duplicates[source] += 1
             return
         self._first_seen[fact.record_id] = fact.event_ms
-        late = watermark is not None and fact.event_ms < watermark
+        late = behind is not None and fact.event_ms < behind
         if late:
             self.late[source] += 1
             self.late_ids.add(fact.record_id)

@@ -42,6 +42,7 @@ from advertisex.ingest.model import (
     Campaign,
     build_market,
 )
+from advertisex.ingest.topics import partition_for
 
 SOURCE_OF = {
     "impression": "impressions",
@@ -63,6 +64,7 @@ class Emitted:
     event_ms: int
     arrival_ms: int
     malformed: bool = False  # known to the simulator; a file sink isolates such Avro datums
+    partition: int | None = None  # its raw partition (ingest.topics.partition_for); None: any
 
 
 @dataclass(order=True, slots=True)
@@ -385,15 +387,19 @@ class Simulator:
 
     def _release(self, until_ms: int | None) -> Iterator[Emitted]:
         queue, truth = self._queue, self.truth
+        partitions = self.config.raw_partitions
         while queue and (until_ms is None or queue[0].arrival_ms < until_ms):
             item = heapq.heappop(queue)
             fact, source = item.fact, SOURCE_OF[item.fact.kind]
+            partition = partition_for(fact.record_id, item.payload, partitions)
             if item.reason is None:
-                truth.arrived(source, fact, item.arrival_ms)
+                truth.arrived(source, fact, item.arrival_ms, partition)
             else:
                 # Its watermark moves by the time the job can read from it, if any.
                 readable = event_time_ms(source, item.payload)
-                truth.malformed(source, item.reason, fact.record_id, item.payload, readable)
+                truth.malformed(
+                    source, item.reason, fact.record_id, item.payload, readable, partition
+                )
             yield Emitted(
                 source,
                 fact.record_id,
@@ -401,6 +407,7 @@ class Simulator:
                 fact.event_ms,
                 item.arrival_ms,
                 item.reason is not None,
+                partition,
             )
 
     def _encode(self, source: str, record: dict) -> bytes:

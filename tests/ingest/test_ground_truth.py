@@ -31,9 +31,9 @@ def conv(rid: str, at: int, campaign: str = "c1", user: str = "u1") -> Fact:
     return Fact("conversion", rid, T0 + at, campaign, user, value=Decimal("2.50"))
 
 
-def arrive(t: GroundTruth, fact: Fact, at: int | None = None) -> None:
+def arrive(t: GroundTruth, fact: Fact, at: int | None = None, partition: int = 0) -> None:
     source = {"impression": IMP, "bid_request": BID}.get(fact.kind, CC)
-    t.arrived(source, fact, fact.event_ms if at is None else T0 + at)
+    t.arrived(source, fact, fact.event_ms if at is None else T0 + at, partition)
 
 
 def test_the_watermark_trails_every_timestamp_of_the_source_malformed_ones_too():
@@ -46,6 +46,20 @@ def test_the_watermark_trails_every_timestamp_of_the_source_malformed_ones_too()
     assert t.late_ids == {"i2"}
     assert t.summary()[IMP]["late"] == 1 and t.summary()[CC]["late"] == 0
     assert [a.watermark for a in t.arrivals["impression"]] == [None, T0 + 50 * S, T0 + 50 * S]
+
+
+def test_lateness_is_judged_per_partition_and_the_joins_w_per_source():
+    t = truth()
+    arrive(t, imp("i1", 60 * S), partition=0)
+    t.malformed(IMP, "malformed_json", "", b"{", T0 + 120 * S, partition=1)
+    arrive(t, imp("i2", 30 * S), partition=2)  # first in partition 2: in time
+    arrive(t, imp("i3", 49 * S), partition=0)  # 11 s behind partition 0's 60 s: late
+    arrive(t, imp("i4", 100 * S), partition=1)  # 20 s behind the malformed one's: late
+    arrive(t, imp("i5", 21 * S), partition=2)  # 9 s behind partition 2's 30 s: in time
+    assert t.late_ids == {"i3", "i4"}
+    assert t.summary()[IMP]["late"] == 2
+    # The joins' W is the source's: 120 s - 10 s from the malformed message on.
+    assert [a.watermark for a in t.arrivals["impression"]] == [None] + [T0 + 110 * S] * 4
 
 
 def test_a_late_click_still_joins_but_counts_in_no_window():

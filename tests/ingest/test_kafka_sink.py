@@ -4,12 +4,13 @@ history of any age, because the broker stamps arrival time (LogAppendTime)."""
 import time
 from collections import Counter
 
+import pytest
 from confluent_kafka import Producer
 
 from advertisex.ingest.config import Anomalies, SimulationConfig
 from advertisex.ingest.replay import folder_messages, replay
 from advertisex.ingest.simulator import Simulator
-from advertisex.ingest.sinks import FileSink, KafkaSink
+from advertisex.ingest.sinks import FileSink, KafkaDeliveryError, KafkaSink
 from advertisex.ingest.topics import RAW_TOPICS, ensure_topics, raw_topic_specs
 
 LOG_APPEND_TIME = 1  # kafka-python's timestamp_type of a broker-set timestamp
@@ -65,3 +66,36 @@ def test_history_weeks_old_is_kept_and_stamped_with_its_arrival(
         assert Counter(r.value for r in got) == Counter(
             m.payload for m in in_files if m.source == source
         )
+
+
+def test_each_message_lands_in_the_partition_the_ground_truth_judged_it_in(
+    kafka, topic_name, read_topic
+):
+    bootstrap = kafka.kafka_bootstrap
+    prefix = f"{topic_name}-"
+    ensure_topics(bootstrap, raw_topic_specs(4, prefix=prefix))
+    anomalies = Anomalies(malformed=0.1, duplicates=0.05, late=0.05, out_of_order=0.1)
+    config = SimulationConfig(seed=8, duration_s=20, bid_rate=30, anomalies=anomalies)
+    sent = list(Simulator(config).events())
+    sink = KafkaSink(bootstrap, topic_prefix=prefix)
+    for m in sent:
+        sink.write(m)
+    sink.close()
+    want = Counter((m.source, m.partition, m.payload) for m in sent)
+    assert {p for _, p, _ in want} == {0, 1, 2, 3}
+    got = Counter()
+    for source, topic in RAW_TOPICS.items():
+        for r in read_topic(bootstrap, prefix + topic):
+            got[(source, r.partition, r.value)] += 1
+    assert got == want
+
+
+def test_a_sink_refuses_topics_with_fewer_partitions_than_the_simulation_assumes(kafka, topic_name):
+    prefix = f"{topic_name}-"
+    ensure_topics(kafka.kafka_bootstrap, raw_topic_specs(1, prefix=prefix))
+    config = SimulationConfig(seed=8, duration_s=5, bid_rate=30)
+    message = next(m for m in Simulator(config).events() if m.partition)
+    sink = KafkaSink(kafka.kafka_bootstrap, topic_prefix=prefix)
+    with pytest.raises(KafkaDeliveryError, match="has 1 partition.*raw_partitions"):
+        sink.write(message)
+    sink.close()
