@@ -1012,6 +1012,8 @@ def flink_run(
                 str(parallelism),
                 "--checkpoint-interval",
                 args.checkpoint_interval,
+                "--idle-timeout",
+                args.idle_timeout,
             ],
             jars=list(resolve("flink").glob("*.jar")),
         )
@@ -1589,6 +1591,12 @@ def main() -> None:
     )
     parser.add_argument("--pipeline", type=Path, default=PIPELINE, help="the job script")
     parser.add_argument("--checkpoint-interval", default="2 s")
+    parser.add_argument(
+        "--idle-timeout",
+        default="1 min",
+        help="the job's: every row reads a backlog, where a partition waiting behind another "
+        "in the reader must not be taken for idle (docs/pipeline.md, Idle partitions)",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per Flink run")
     parser.add_argument(
         "--outputs-timeout",
