@@ -13,11 +13,11 @@ input holds, not on file names, file order or line order. Outputs that a stream 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import tempfile
 from collections.abc import Callable
+from json.decoder import scanstring
 from pathlib import Path
 
 from pyflink.table import EnvironmentSettings, TableEnvironment
@@ -35,16 +35,31 @@ def _parts(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("part-*") if _PART.match(p.name))
 
 
-def read_output(written: Path, name: str) -> list[dict]:
-    """An output's rows, sorted by record key (the file sink's order is the planner's)."""
-    rows = []
-    for part in _parts(written / name):
-        for line in part.read_text().splitlines():
-            if line.strip():
-                rows.append(json.loads(line))
-    rows.sort(key=lambda row: row["record_key"])
-    for row in rows:
-        del row["record_key"]
+_KEY_START = '{"record_key":"'
+
+
+def _without_key(line: str) -> str:
+    """A sink line without its leading record_key: Flink's JSON format writes the sink's
+    columns in schema order, record_key first (flink_jobs/tables.py _output_schema)."""
+    if not line.startswith(_KEY_START):
+        raise ValueError(f"a batch output line that does not start with its key: {line[:80]!r}")
+    _, end = scanstring(line, len(_KEY_START))
+    rest = line[end:]
+    return "{" + rest[1:] if rest.startswith(",") else "{" + rest
+
+
+def copy_output(written: Path, name: str, target: Path) -> int:
+    """Write an output's rows to target as JSON Lines, each as Flink wrote it without its
+    record_key, part file after part file: streamed, so memory does not grow with the
+    output. Returns the row count. The order is the planner's (the outputs are sets)."""
+    rows = 0
+    with open(target, "w", encoding="utf-8") as out:
+        for part in _parts(written / name):
+            with open(part, encoding="utf-8") as lines:
+                for line in lines:
+                    if line.strip():
+                        out.write(_without_key(line.rstrip("\n")) + "\n")
+                        rows += 1
     return rows
 
 
@@ -71,15 +86,11 @@ def run_batch(
         build(env, tables, campaigns, settings).execute().wait()
         result = {}
         for name in OUTPUTS:
-            rows = read_output(written, name)
             target = output_folder / name
             if target.exists():
                 shutil.rmtree(target)
             target.mkdir(parents=True)
-            with open(target / "part-0.jsonl", "w") as out:
-                for row in rows:
-                    out.write(json.dumps(row, sort_keys=False) + "\n")
-            result[name] = len(rows)
+            result[name] = copy_output(written, name, target / "part-0.jsonl")
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
