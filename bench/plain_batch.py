@@ -161,7 +161,7 @@ class Writers:
             if folder.exists():
                 shutil.rmtree(folder)
             folder.mkdir(parents=True)
-            self.files[name] = open(folder / "part-0.jsonl", "w")  # noqa: SIM115
+            self.files[name] = open(folder / "part-0.jsonl", "w")
 
     def write(self, name: str, row: dict) -> None:
         self.files[name].write(json.dumps(row) + "\n")

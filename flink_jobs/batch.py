@@ -13,6 +13,7 @@ input holds, not on file names, file order or line order. Outputs that a stream 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import tempfile
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from json.decoder import scanstring
 from pathlib import Path
 
+from pyflink.common.configuration import Configuration
 from pyflink.table import EnvironmentSettings, TableEnvironment
 
 from flink_jobs.batch_input import stage
@@ -63,6 +65,24 @@ def copy_output(written: Path, name: str, target: Path) -> int:
     return rows
 
 
+# Managed memory of the local mini cluster's TaskManager, where batch sorts, hash joins and
+# hash aggregates keep their data before they spill to disk (Flink's default: 128 MB).
+MANAGED_MEMORY = "1g"
+
+
+def default_parallelism() -> int:
+    """One task per CPU: the mini cluster runs in this machine's one JVM."""
+    return os.cpu_count() or 1
+
+
+def mini_cluster_configuration() -> Configuration:
+    """What the local mini cluster must know when it starts (set before the environment is
+    made: TableConfig entries set later do not reach it)."""
+    config = Configuration()
+    config.set_string("taskmanager.memory.managed.size", MANAGED_MEMORY)
+    return config
+
+
 def run_batch(
     input_folder: Path,
     output_folder: Path,
@@ -72,13 +92,21 @@ def run_batch(
     """Run the pipeline over input_folder; write output_folder/<output>/part-0.jsonl for
     every output; return the row count per output."""
     settings = settings or PipelineSettings()
+    if settings.parallelism is None:
+        settings = settings.model_copy(update={"parallelism": default_parallelism()})
     output_folder = Path(output_folder)
     work = Path(tempfile.mkdtemp(prefix="advertisex-batch-"))
     try:
         staged, written = work / "staged", work / "written"
-        counts = stage(Path(input_folder), staged)
+        # A staged file is one split, read by one source task: a file per task.
+        counts = stage(Path(input_folder), staged, files=settings.parallelism)
         on_step("staged " + ", ".join(f"{n:,} {source} messages" for source, n in counts.items()))
-        env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
+        env = TableEnvironment.create(
+            EnvironmentSettings.new_instance()
+            .in_batch_mode()
+            .with_configuration(mini_cluster_configuration())
+            .build()
+        )
         settings.apply(env, "advertisex-batch")
         tables = FileTables(staged, written, settings.out_of_orderness_s)
         campaigns = CampaignSource(file=str(staged / "campaigns.jsonl"))
