@@ -207,9 +207,8 @@ def run(args: argparse.Namespace) -> dict:
         total = sum(counts.values())
         size = {"target": records, "records": total, "by_source": counts, "rows": {}}
         out = work / f"out-{records}"
-        for row, command in commands(folder, out).items():
-            if row not in args.rows:
-                continue
+        for row in args.rows:  # in the order given
+            command = commands(folder, out)[row]
             console.print(f"{records:,}: {row} (load average {load_average()})")
             with console.status(row) as status:
                 figure = timed(
@@ -284,7 +283,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--work", type=Path, help="where the simulated days are kept")
-    parser.add_argument("--rows", nargs="+", choices=ROWS, default=list(ROWS))
+    parser.add_argument(
+        "--rows", nargs="+", choices=ROWS, default=list(ROWS), help="which, in this order"
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
         "--duration", type=float, default=DAY_S, help="simulated seconds (a smoke run: 600)"
