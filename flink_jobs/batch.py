@@ -13,13 +13,15 @@ input holds, not on file names, file order or line order. Outputs that a stream 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import re
 import shutil
 import tempfile
 from collections.abc import Callable
+from json.decoder import scanstring
 from pathlib import Path
 
+from pyflink.common.configuration import Configuration
 from pyflink.table import EnvironmentSettings, TableEnvironment
 
 from flink_jobs.batch_input import stage
@@ -35,17 +37,50 @@ def _parts(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("part-*") if _PART.match(p.name))
 
 
-def read_output(written: Path, name: str) -> list[dict]:
-    """An output's rows, sorted by record key (the file sink's order is the planner's)."""
-    rows = []
-    for part in _parts(written / name):
-        for line in part.read_text().splitlines():
-            if line.strip():
-                rows.append(json.loads(line))
-    rows.sort(key=lambda row: row["record_key"])
-    for row in rows:
-        del row["record_key"]
+_KEY_START = '{"record_key":"'
+
+
+def _without_key(line: str) -> str:
+    """A sink line without its leading record_key: Flink's JSON format writes the sink's
+    columns in schema order, record_key first (flink_jobs/tables.py _output_schema)."""
+    if not line.startswith(_KEY_START):
+        raise ValueError(f"a batch output line that does not start with its key: {line[:80]!r}")
+    _, end = scanstring(line, len(_KEY_START))
+    rest = line[end:]
+    return "{" + rest[1:] if rest.startswith(",") else "{" + rest
+
+
+def copy_output(written: Path, name: str, target: Path) -> int:
+    """Write an output's rows to target as JSON Lines, each as Flink wrote it without its
+    record_key, part file after part file: streamed, so memory does not grow with the
+    output. Returns the row count. The order is the planner's (the outputs are sets)."""
+    rows = 0
+    with open(target, "w", encoding="utf-8") as out:
+        for part in _parts(written / name):
+            with open(part, encoding="utf-8") as lines:
+                for line in lines:
+                    if line.strip():
+                        out.write(_without_key(line.rstrip("\n")) + "\n")
+                        rows += 1
     return rows
+
+
+# Managed memory of the local mini cluster's TaskManager, where batch sorts, hash joins and
+# hash aggregates keep their data before they spill to disk (Flink's default: 128 MB).
+MANAGED_MEMORY = "1g"
+
+
+def default_parallelism() -> int:
+    """One task per CPU: the mini cluster runs in this machine's one JVM."""
+    return os.cpu_count() or 1
+
+
+def mini_cluster_configuration() -> Configuration:
+    """What the local mini cluster must know when it starts (set before the environment is
+    made: TableConfig entries set later do not reach it)."""
+    config = Configuration()
+    config.set_string("taskmanager.memory.managed.size", MANAGED_MEMORY)
+    return config
 
 
 def run_batch(
@@ -57,13 +92,21 @@ def run_batch(
     """Run the pipeline over input_folder; write output_folder/<output>/part-0.jsonl for
     every output; return the row count per output."""
     settings = settings or PipelineSettings()
+    if settings.parallelism is None:
+        settings = settings.model_copy(update={"parallelism": default_parallelism()})
     output_folder = Path(output_folder)
     work = Path(tempfile.mkdtemp(prefix="advertisex-batch-"))
     try:
         staged, written = work / "staged", work / "written"
-        counts = stage(Path(input_folder), staged)
+        # A staged file is one split, read by one source task: a file per task.
+        counts = stage(Path(input_folder), staged, files=settings.parallelism)
         on_step("staged " + ", ".join(f"{n:,} {source} messages" for source, n in counts.items()))
-        env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
+        env = TableEnvironment.create(
+            EnvironmentSettings.new_instance()
+            .in_batch_mode()
+            .with_configuration(mini_cluster_configuration())
+            .build()
+        )
         settings.apply(env, "advertisex-batch")
         tables = FileTables(staged, written, settings.out_of_orderness_s)
         campaigns = CampaignSource(file=str(staged / "campaigns.jsonl"))
@@ -71,15 +114,11 @@ def run_batch(
         build(env, tables, campaigns, settings).execute().wait()
         result = {}
         for name in OUTPUTS:
-            rows = read_output(written, name)
             target = output_folder / name
             if target.exists():
                 shutil.rmtree(target)
             target.mkdir(parents=True)
-            with open(target / "part-0.jsonl", "w") as out:
-                for row in rows:
-                    out.write(json.dumps(row, sort_keys=False) + "\n")
-            result[name] = len(rows)
+            result[name] = copy_output(written, name, target / "part-0.jsonl")
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)

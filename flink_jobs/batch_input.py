@@ -1,5 +1,6 @@
 """Stage a batch input folder for the pipeline: one JSON Lines file per source, one line
-per message, with where the message was.
+per message (its bytes in base64, which Flink's JSON format reads into a BYTES column), with
+where the message was.
 
 The batch job reads messages as the streaming job reads Kafka: raw bytes and a location
 for dead letters (file and line, which also decide which duplicate comes first). The event
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from base64 import b64encode
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,8 +42,10 @@ def located_messages(folder: Path) -> Iterator[tuple[str, str, int, bytes]]:
                     yield source, name, number, datum
 
 
-def stage(folder: Path, staged: Path) -> Counter:
-    """Write staged/<source>/messages.json and staged/campaigns.jsonl; count per source."""
+def stage(folder: Path, staged: Path, files: int = 1) -> Counter:
+    """Write staged/<source>/messages-<n>.json (files of them per source, messages dealt out
+    in turn: each file is one split, so `files` source tasks can read a source at once) and
+    staged/campaigns.jsonl; count per source."""
     folder = Path(folder)
     if not any((folder / source).is_dir() for source in INPUT_FILES):
         raise ReplayError(
@@ -53,20 +57,24 @@ def stage(folder: Path, staged: Path) -> Counter:
     outputs = {}
     for source in INPUT_FILES:
         (staged / source).mkdir(parents=True)
-        outputs[source] = open(staged / source / "messages.json", "w", encoding="ascii")
+        outputs[source] = [
+            open(staged / source / f"messages-{n}.json", "w", encoding="ascii")
+            for n in range(files)
+        ]
     counts = Counter()
     try:
+        names: dict[str, str] = {}  # file -> its name as a JSON string, once per file
         for source, name, number, payload in located_messages(folder):
-            line = {
-                "payload_latin1": payload.decode("latin-1"),
-                "file_name": name,
-                "file_line": number,
-            }
-            outputs[source].write(json.dumps(line) + "\n")
+            quoted = names.get(name) or names.setdefault(name, json.dumps(name))
+            outputs[source][counts[source] % files].write(
+                f'{{"payload":"{b64encode(payload).decode("ascii")}",'
+                f'"file_name":{quoted},"file_line":{number}}}\n'
+            )
             counts[source] += 1
     finally:
         for out in outputs.values():
-            out.close()
+            for f in out:
+                f.close()
     with open(staged / "campaigns.jsonl", "w") as out:
         for row in campaign_rows(folder):
             out.write(json.dumps(row) + "\n")

@@ -241,9 +241,6 @@ class KafkaTables:
         ]
 
 
-_LATIN1_BYTES = "ENCODE(payload_latin1, 'ISO-8859-1')"
-
-
 class FileTables:
     """Batch: the staged input folder in, one JSON Lines folder per output out. Flink's batch
     runtime gives every aggregate and join its final rows, so updated outputs need no
@@ -256,11 +253,11 @@ class FileTables:
     def raw_source(self, source: str) -> TableDescriptor:
         schema = (
             Schema.new_builder()
-            # Bytes travel as ISO-8859-1 text (one char per byte), which JSON carries.
-            .column("payload_latin1", DataTypes.STRING())
+            # Bytes travel in base64, which the JSON format reads into BYTES
+            # (flink_jobs/batch_input.py).
+            .column("payload", DataTypes.BYTES())
             .column("file_name", DataTypes.STRING())
             .column("file_line", DataTypes.BIGINT())
-            .column_by_expression("payload", _LATIN1_BYTES)
             .column_by_expression("kafka_topic", "CAST(NULL AS STRING)")
             .column_by_expression("kafka_partition", "CAST(NULL AS INT)")
             .column_by_expression("kafka_offset", "CAST(NULL AS BIGINT)")
@@ -268,7 +265,7 @@ class FileTables:
         # Batch has no processing time to order by (its SQL does not use it: the first
         # is the file order): the column is there so that both modes share one SQL.
         schema = _event_time(
-            schema, source, self.out_of_orderness_s, _LATIN1_BYTES, "CAST(NULL AS TIMESTAMP_LTZ(3))"
+            schema, source, self.out_of_orderness_s, proc_time="CAST(NULL AS TIMESTAMP_LTZ(3))"
         )
         return (
             TableDescriptor.for_connector("filesystem")
