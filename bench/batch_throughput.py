@@ -170,10 +170,9 @@ def pass_through(folder: Path) -> None:
     sys.path.insert(0, str(HERE))
     from collections import Counter
 
-    from plain_batch import located_messages
-
     from advertisex.contract.errors import ContractError
     from advertisex.contract.event_time import DECODERS
+    from flink_jobs.batch_input import located_messages
 
     counts: Counter[str] = Counter()
     for source, _, _, payload in located_messages(folder):

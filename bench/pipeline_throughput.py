@@ -98,7 +98,6 @@ they are exact even when other work shares the machine; wall-clock figures are n
 from __future__ import annotations
 
 import argparse
-import base64
 import cProfile
 import html
 import json
@@ -134,7 +133,7 @@ from rich.table import Table
 
 from advertisex.contract.bid_requests import decode_bid_request
 from advertisex.contract.clicks_csv import decode_click_row
-from advertisex.contract.errors import ContractError
+from advertisex.contract.errors import ContractError, raw_payload
 from advertisex.contract.impressions import decode_impression
 from advertisex.contract.rules import (
     standardize_bid_request,
@@ -486,16 +485,6 @@ def read_campaigns(bootstrap: str, topic: str) -> dict[str, dict]:
                     }
     consumer.close()
     return campaigns
-
-
-def raw_payload(payload: bytes, binary: bool) -> tuple[str, str]:
-    """The payload as a dead letter carries it: UTF-8 text where it is text, else base64."""
-    if not binary:
-        try:
-            return payload.decode("utf-8"), "text"
-        except UnicodeDecodeError:
-            pass
-    return base64.b64encode(payload).decode("ascii"), "base64"
 
 
 def udf_path(source: str, payload: bytes, campaigns: dict) -> tuple:

@@ -19,7 +19,6 @@ conversion, counters per campaign-minute), so memory grows with the ids, not the
 from __future__ import annotations
 
 import argparse
-import base64
 import bisect
 import json
 import shutil
@@ -29,28 +28,14 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from advertisex.contract.errors import ContractError
+from advertisex.contract.errors import ContractError, raw_payload
 from advertisex.contract.event_time import check
-from advertisex.ingest.avro_blocks import read_datums
+from advertisex.contract.topics import output_topics, record_id_field
 from advertisex.ingest.ground_truth import CAMPAIGN_COUNTS
-from advertisex.ingest.replay import ReplayError, campaign_rows, located_csv_records
+from advertisex.ingest.replay import ReplayError, campaign_rows
+from flink_jobs.batch_input import INPUT_FILES, located_messages
 
-# The sources, their files and their id fields (as flink_jobs/batch_input.py and
-# advertisex.contract.topics have them).
-INPUT_FILES = {"impressions": "*.jsonl", "clicks_conversions": "*.csv", "bid_requests": "*.avro"}
-ID_FIELD = {"impressions": "impression_id", "clicks_conversions": "event_id"}
-ID_FIELD["bid_requests"] = "request_id"
-OUTPUTS = (
-    "dead_letters",
-    "impressions",
-    "clicks",
-    "conversions",
-    "bid_requests",
-    "attributed_clicks",
-    "attributed_conversions",
-    "campaign_metrics_1m",
-    "dq_metrics",
-)
+OUTPUTS = tuple(output_topics())
 CLICK_WINDOW_MS = 1_800_000  # PipelineSettings' defaults (contract 2.4)
 CONVERSION_WINDOW_MS = 7 * 86_400_000
 DQ_WINDOW_MS = 60_000
@@ -74,26 +59,6 @@ UNKNOWN = {
 }
 
 
-def located_messages(folder: Path) -> Iterator[tuple[str, str, int, bytes]]:
-    """(source, file relative to the folder, 1-based line or Avro record number, bytes) of
-    every record, in file-name then line order per source."""
-    for source, pattern in INPUT_FILES.items():
-        for path in sorted((folder / source).glob(pattern)):
-            name = str(path.relative_to(folder))
-            if source == "impressions":
-                with open(path, "rb") as f:
-                    for number, line in enumerate(f, start=1):
-                        line = line.rstrip(b"\r\n")
-                        if line:
-                            yield source, name, number, line
-            elif source == "clicks_conversions":
-                for number, record in located_csv_records(path):
-                    yield source, name, number, record
-            else:
-                for number, (datum, _) in enumerate(read_datums(path), start=1):
-                    yield source, name, number, datum
-
-
 def campaign_dimension(folder: Path) -> dict[str, dict]:
     """campaign_id -> its enrichment fields; a newer updated_at_ms replaces an older row
     (as the JVM's CampaignDirectory)."""
@@ -112,17 +77,6 @@ def campaign_dimension(folder: Path) -> dict[str, dict]:
                 },
             )
     return {campaign: fields for campaign, (_, fields) in found.items()}
-
-
-def raw_payload(payload: bytes, binary: bool) -> tuple[str, str]:
-    """The payload as a dead letter carries it (flink_jobs/udfs.py raw_payload, copied here
-    so that this process does not import PyFlink)."""
-    if not binary:
-        try:
-            return payload.decode("utf-8"), "text"
-        except UnicodeDecodeError:
-            pass
-    return base64.b64encode(payload).decode("ascii"), "base64"
 
 
 def median_delay(histogram: Counter[int]) -> float | None:
@@ -267,7 +221,7 @@ def run(
                 )
                 continue
             q["valid_any"] += 1
-            record_id = record[ID_FIELD[source]]
+            record_id = record[record_id_field(source)]
             if record_id in seen[source]:
                 continue  # a duplicate: the first in file-name then line order won
             seen[source].add(record_id)

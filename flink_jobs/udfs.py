@@ -17,7 +17,7 @@ from pyflink.common import Row
 from pyflink.table import DataTypes, TableEnvironment
 from pyflink.table.udf import ScalarFunction, udf
 
-from advertisex.contract.errors import ContractError
+from advertisex.contract.errors import ContractError, raw_payload
 from advertisex.contract.event_time import check
 from advertisex.contract.topics import RAW_TOPICS
 from flink_jobs.tables import EVENT_TIME_FUNCTION
@@ -42,16 +42,6 @@ JAVA_FUNCTIONS = {
 # The job parameter that tells the check functions where the campaign dimension is
 # (io.advertisex.flink.CheckFunction.CAMPAIGNS_PARAMETER).
 CAMPAIGNS_PARAMETER = "adx.campaigns"
-
-
-def raw_payload(payload: bytes, binary: bool) -> tuple[str, str]:
-    """The payload as a dead letter carries it: UTF-8 text where it is text, else base64."""
-    if not binary:
-        try:
-            return payload.decode("utf-8"), "text"
-        except UnicodeDecodeError:
-            pass
-    return base64.b64encode(payload).decode("ascii"), "base64"
 
 
 class CampaignSource(BaseModel):

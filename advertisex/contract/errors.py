@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 
 class ContractError(ValueError):
     """A record broke the contract.
@@ -21,3 +23,14 @@ class ContractError(ValueError):
     def __reduce__(self):
         # Picklable with both arguments (PyFlink ships exceptions between processes).
         return (type(self), (self.reason, self.detail))
+
+
+def raw_payload(payload: bytes, binary: bool) -> tuple[str, str]:
+    """The payload as a dead letter carries it: UTF-8 text where it is text, else base64;
+    (text, "text" or "base64")."""
+    if not binary:
+        try:
+            return payload.decode("utf-8"), "text"
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(payload).decode("ascii"), "base64"
