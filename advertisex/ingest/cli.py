@@ -105,6 +105,9 @@ def simulate(
     out_of_order: Annotated[float, typer.Option(help="share arriving 0.2-5 s late")] = 0.0,
     late: Annotated[float, typer.Option(help="share arriving 120-300 s late")] = 0.0,
     bots: Annotated[int, typer.Option(help="bot users clicking ~5 times/s")] = 0,
+    crawlers: Annotated[
+        float, typer.Option(help="share of impressions rendered to a known crawler")
+    ] = 0.0,
     unknown_campaigns: Annotated[
         float, typer.Option(help="share of impressions of a campaign missing from the dimension")
     ] = 0.0,
@@ -135,6 +138,7 @@ def simulate(
                 out_of_order=out_of_order,
                 late=late,
                 bots=bots,
+                crawlers=crawlers,
                 unknown_campaigns=unknown_campaigns,
                 silent=[_silence(s) for s in silent or []],
                 rate_changes=[_rate_change(r) for r in rate_change or []],

@@ -51,6 +51,13 @@ class Anomalies(BaseModel):
         "join outcome this would put on an edge stays on time (docs/simulator.md)",
     )
     bots: int = Field(0, ge=0, description="bot users, each clicking ~5 times a second")
+    crawlers: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of impressions rendered to a known crawler (its user agent is on "
+        "the crawler-user-agents list: contract 2.6 known_crawler)",
+    )
     unknown_campaigns: float = Field(
         0.0, ge=0, le=1, description="share of impressions of a campaign missing from the dimension"
     )

@@ -39,6 +39,14 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
+from advertisex.contract.invalid_traffic import (
+    ClickFacts,
+    IvtRules,
+    Judgement,
+    judge_clicks,
+    judge_conversion,
+    judge_impression,
+)
 from advertisex.contract.timestamps import to_iso
 from advertisex.ingest.config import SOURCES, SimulationConfig
 
@@ -72,6 +80,7 @@ class Fact:
     value: Decimal = Decimal(0)  # conversions
     bid: bool = False  # bid requests we bid on
     won: bool = False
+    user_agent: str | None = None  # impressions
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +294,38 @@ class GroundTruth:
             result[f.campaign_id][f"{f.kind}s"] += 1
         return dict(sorted(result.items()))
 
+    def invalid_traffic(
+        self, found: Attribution | None = None, rules: IvtRules | None = None
+    ) -> dict[str, Judgement]:
+        """Contract 2.6: the judgement of every first-seen valid impression, click and
+        conversion, late or not, by record id (advertisex.contract.invalid_traffic). Over
+        the whole run: who clicked an impression second, or a user's 11th click in a
+        minute, depends on which clicks exist, not on when they arrived."""
+        found = self.attribution() if found is None else found
+        judged: dict[str, Judgement] = {}
+        impressions: dict[str, Fact] = {}
+        for f in self.valid["impression"]:
+            judged[f.record_id] = judge_impression(f.user_agent)
+            impressions[f.record_id] = f
+        clicks = []
+        for f in self.valid["click"]:
+            shown = impressions.get(found.clicks.get(f.record_id, ""))
+            clicks.append(
+                ClickFacts(
+                    f.record_id,
+                    f.event_ms,
+                    f.user_id or "",
+                    f.impression_id,
+                    shown and shown.event_ms,
+                    shown and judged[shown.record_id],
+                )
+            )
+        judged |= judge_clicks(clicks, rules)
+        for f in self.valid["conversion"]:
+            click = found.conversions.get(f.record_id)
+            judged[f.record_id] = judge_conversion(click and judged[click])
+        return judged
+
     def campaign_metrics(self, found: Attribution | None = None) -> list[dict]:
         """campaign_metrics_1m: per campaign and event-time minute, from first-seen valid
         records that were not late, enriched from the campaign dimension."""
@@ -388,8 +429,22 @@ class GroundTruth:
             "attributed_conversions": dict(sorted(found.conversions.items())),
             "unattributed": self.unattributed(found),
             "campaign_metrics_1m": self.campaign_metrics(found),
+            # Contract 2.6: the reason of each record judged invalid, by output; any record
+            # of impressions, clicks or conversions not named here is valid.
+            "invalid_traffic": self._invalid_by_output(found),
             "bot_users": self.bot_users,
             "ambiguities": found.ambiguities,
+        }
+
+    def _invalid_by_output(self, found: Attribution) -> dict[str, dict[str, str]]:
+        judged = self.invalid_traffic(found)
+        return {
+            OUTPUT_OF[kind]: {
+                f.record_id: judged[f.record_id].reason
+                for f in sorted(self.valid[kind], key=lambda f: f.record_id)
+                if not judged[f.record_id].valid
+            }
+            for kind in ("impression", "click", "conversion")
         }
 
     def write(self, path: Path) -> None:

@@ -29,6 +29,16 @@ USER_AGENTS = {
     "desktop": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0",
     "ctv": "Mozilla/5.0 (SMART-TV; Linux; Tizen 7.0) AppleWebKit/537.36",
 }
+# Agents of automated traffic that renders ads (the crawlers knob): search and SEO
+# crawlers, HTTP libraries, headless browsers. Each is on the crawler-user-agents list
+# (tests/ingest/test_simulator.py checks it), so contract 2.6 judges it known_crawler.
+CRAWLER_AGENTS = (
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+    "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+    "python-requests/2.31.0",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/126.0 Safari/537.36",
+)
 
 
 @dataclass(frozen=True)

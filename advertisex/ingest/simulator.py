@@ -34,6 +34,7 @@ from advertisex.ingest.malformed import MalformedMaker
 from advertisex.ingest.model import (
     COUNTRIES,
     COUNTRY_WEIGHTS,
+    CRAWLER_AGENTS,
     DEVICE_TYPES,
     DEVICE_WEIGHTS,
     EXCHANGES,
@@ -260,6 +261,9 @@ class Simulator:
             "country": country if rng.random() < 0.9 else country.lower(),
             "user_agent": USER_AGENTS[device],
         }
+        crawlers = self.config.anomalies.crawlers
+        if crawlers and rng.random() < crawlers:  # no draw when off: the same run as before
+            record["user_agent"] = rng.choice(CRAWLER_AGENTS)
         if rng.random() < 0.5:
             record["currency"] = "USD"
         # Seconds to minutes; a few clicks come after the 30-minute window. Known before the
@@ -269,7 +273,15 @@ class Simulator:
             click_at = t + int(1000 * rng.lognormvariate(math.log(20), 1.3))
         clicked = click_at is not None and click_at < self._end_ms
         late = self._schedule(
-            Fact("impression", impression_id, t, campaign_id, user, cost_micros=cost),
+            Fact(
+                "impression",
+                impression_id,
+                t,
+                campaign_id,
+                user,
+                cost_micros=cost,
+                user_agent=record["user_agent"],
+            ),
             record,
             late_ok=lambda arrival: not clicked,
         )

@@ -166,3 +166,56 @@ def test_campaign_metrics_rows_follow_the_output_schema():
     assert gone["campaign_id"] == "gone" and not gone["campaign_known"]
     assert gone["advertiser_id"] is None and gone["cvr"] is None
     assert t.to_dict()["ambiguities"] == []
+
+
+def test_invalid_traffic_is_judged_over_the_whole_run_and_inherited():
+    from advertisex.contract.invalid_traffic import (
+        CLICK_RATE,
+        CLICK_TOO_FAST,
+        DUPLICATE_CLICK,
+        KNOWN_CRAWLER,
+    )
+
+    t = truth()
+    crawler = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+    browser = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0"
+    arrive(t, Fact("impression", "i-bot", T0, "c1", "u1", cost_micros=1, user_agent=crawler))
+    arrive(t, Fact("impression", "i1", T0, "c1", "u1", cost_micros=1, user_agent=browser))
+    arrive(t, Fact("impression", "i2", T0, "c1", "u2", cost_micros=1, user_agent=browser))
+    arrive(t, click("k-bot", 20 * S, "i-bot"))  # on a crawler's impression
+    arrive(t, click("k2", 500, "i2", user="u2"))  # half a second after its impression
+    # i1 clicked twice: the one with the later event time is the duplicate, though it
+    # arrives first.
+    arrive(t, click("k1-second", 40 * S, "i1", user="u3"), at=41 * S)
+    arrive(t, click("k1-first", 30 * S, "i1", user="u3"), at=42 * S)
+    # u9 clicks unknown impressions 11 times in minute 1: the 11th by event time is over.
+    for n in range(11):
+        arrive(t, click(f"r{n:02d}", MIN + (10 - n) * S, f"gone-{n}", user="u9"))
+    arrive(t, conv("x-bot", 25 * S))  # u1's last click before it: k-bot, invalid
+    arrive(t, conv("x2", 5 * S, user="u2"))  # k2's, too fast
+    arrive(t, conv("x3", 50 * S, user="u3"))  # k1-second's: a duplicate
+    judged = {rid: j.reason for rid, j in t.invalid_traffic().items()}
+    assert judged == {
+        "i-bot": KNOWN_CRAWLER,
+        "i1": None,
+        "i2": None,
+        "k-bot": KNOWN_CRAWLER,
+        "k2": CLICK_TOO_FAST,
+        "k1-first": None,
+        "k1-second": DUPLICATE_CLICK,
+        **{f"r{n:02d}": None for n in range(1, 11)},
+        "r00": CLICK_RATE,  # the latest of the eleven
+        "x-bot": KNOWN_CRAWLER,
+        "x2": CLICK_TOO_FAST,
+        "x3": DUPLICATE_CLICK,
+    }
+    assert t.to_dict()["invalid_traffic"] == {
+        "impressions": {"i-bot": KNOWN_CRAWLER},
+        "clicks": {
+            "k-bot": KNOWN_CRAWLER,
+            "k1-second": DUPLICATE_CLICK,
+            "k2": CLICK_TOO_FAST,
+            "r00": CLICK_RATE,
+        },
+        "conversions": {"x-bot": KNOWN_CRAWLER, "x2": CLICK_TOO_FAST, "x3": DUPLICATE_CLICK},
+    }

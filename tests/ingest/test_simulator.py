@@ -5,6 +5,7 @@ reference rules, and applies dedup, lateness and attribution with code of its ow
 """
 
 import hashlib
+import json
 from collections import Counter, defaultdict
 
 import pytest
@@ -14,6 +15,7 @@ from advertisex.contract.clicks_csv import decode_click_row
 from advertisex.contract.errors import ContractError
 from advertisex.contract.event_time import event_time_ms
 from advertisex.contract.impressions import decode_impression
+from advertisex.contract.invalid_traffic import CLICK_RATE, KNOWN_CRAWLER, known_crawler
 from advertisex.contract.rules import (
     standardize_bid_request,
     standardize_click_or_conversion,
@@ -21,6 +23,7 @@ from advertisex.contract.rules import (
 )
 from advertisex.ingest.config import Anomalies, RateChange, Silence, SimulationConfig
 from advertisex.ingest.malformed import BREAKERS, CLICK_BREAKERS, CONVERSION_BREAKERS
+from advertisex.ingest.model import CRAWLER_AGENTS, USER_AGENTS
 from advertisex.ingest.simulator import Simulator, diurnal_factor
 
 START = 1_795_910_400_000  # 2026-11-29T00:00:00Z, a minute boundary
@@ -331,3 +334,45 @@ def test_a_plain_run_is_clean():
     )
     assert not any(m.malformed for m in messages)
     assert not sim.truth.bot_users
+
+
+def test_every_crawler_agent_is_on_the_crawler_list():
+    assert all(known_crawler(agent) for agent in CRAWLER_AGENTS)
+    assert not any(known_crawler(agent) for agent in USER_AGENTS.values())
+
+
+def test_the_truth_finds_what_the_crawlers_and_bots_knobs_injected():
+    """Contract 2.6 in the truth against what the simulator did: every impression it
+    rendered to a crawler is known_crawler, and no other; clicks on them inherit it; a
+    bot's clicks beyond 10 in a minute break the rate rule."""
+    anomalies = Anomalies(crawlers=0.2, bots=1)
+    sim, messages = run(seed=11, duration_s=180, anomalies=anomalies)
+    judged = sim.truth.invalid_traffic()
+    crawled = {
+        m.key
+        for m in messages
+        if m.source == "impressions" and json.loads(m.payload)["user_agent"] in CRAWLER_AGENTS
+    }
+    impressions = {f.record_id for f in sim.truth.valid["impression"]}
+    assert 0.15 < len(crawled) / len(impressions) < 0.25
+    assert {i for i in impressions if judged[i].reason == KNOWN_CRAWLER} == crawled
+    found = sim.truth.attribution()
+    for click_id, impression_id in found.clicks.items():
+        if impression_id in crawled:
+            assert judged[click_id].reason == KNOWN_CRAWLER
+    # The bot's clicks per event-time minute: all beyond the 10th are invalid.
+    bot = sorted(
+        (f.event_ms, f.record_id) for f in sim.truth.valid["click"] if f.user_id == "bot-000"
+    )
+    per_minute = Counter(ms // 60_000 for ms, _ in bot)
+    invalid = sum(not judged[rid].valid for _, rid in bot)
+    assert invalid >= sum(n - 10 for n in per_minute.values() if n > 10)
+    humans = [f for f in sim.truth.valid["click"] if f.user_id != "bot-000"]
+    assert all(judged[f.record_id].reason != CLICK_RATE for f in humans)
+
+
+def test_the_crawlers_knob_off_draws_nothing():
+    """A run without crawlers is the same run as before the knob existed."""
+    _, plain = run(seed=3, duration_s=30)
+    _, zero = run(seed=3, duration_s=30, anomalies=Anomalies(crawlers=0.0))
+    assert [m.payload for m in plain] == [m.payload for m in zero]
