@@ -30,6 +30,7 @@ from pathlib import Path
 
 from advertisex.contract.errors import ContractError, raw_payload
 from advertisex.contract.event_time import check
+from advertisex.contract.invalid_traffic import judge_impression
 from advertisex.contract.topics import output_topics, record_id_field
 from advertisex.ingest.ground_truth import CAMPAIGN_COUNTS
 from advertisex.ingest.replay import ReplayError, campaign_rows
@@ -234,6 +235,8 @@ def run(
             record.update(campaigns.get(campaign, UNKNOWN))
             minute = (campaign, t - t % MINUTE_MS)
             if source == "impressions":
+                judged = judge_impression(record["user_agent"])
+                record["traffic_quality"], record["ivt_reason"] = judged.quality, judged.reason
                 out.write("impressions", record)
                 impressions[record_id] = (t, tuple(record[k] for k in IMPRESSION_FIELDS))
                 signals[minute]["impressions"] += 1

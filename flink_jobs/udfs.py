@@ -19,6 +19,7 @@ from pyflink.table.udf import ScalarFunction, udf
 
 from advertisex.contract.errors import ContractError, raw_payload
 from advertisex.contract.event_time import check
+from advertisex.contract.invalid_traffic import crawler_patterns
 from advertisex.contract.topics import RAW_TOPICS
 from flink_jobs.tables import EVENT_TIME_FUNCTION
 
@@ -31,6 +32,8 @@ JAVA_FUNCTIONS = {
     "adx_check_impressions": "io.advertisex.flink.CheckFunction$Impressions",
     "adx_check_clicks_conversions": "io.advertisex.flink.CheckFunction$ClicksConversions",
     "adx_check_bid_requests": "io.advertisex.flink.CheckFunction$BidRequests",
+    # Contract 2.6: whether an impression's user agent is a known crawler's.
+    "adx_known_crawler": "io.advertisex.flink.KnownCrawlerFunction",
     # dq_metrics' aggregates that merge (mini-batch, two-phase): sql/quality.sql.
     "adx_count_by": "io.advertisex.flink.CountByFunction",
     "adx_median_delay": "io.advertisex.flink.MedianDelayFunction",
@@ -42,6 +45,15 @@ JAVA_FUNCTIONS = {
 # The job parameter that tells the check functions where the campaign dimension is
 # (io.advertisex.flink.CheckFunction.CAMPAIGNS_PARAMETER).
 CAMPAIGNS_PARAMETER = "adx.campaigns"
+# The one that hands adx_known_crawler the crawler list's patterns
+# (io.advertisex.flink.KnownCrawlerFunction.PATTERNS_PARAMETER).
+CRAWLER_PATTERNS_PARAMETER = "adx.crawler-patterns"
+
+
+def crawler_patterns_parameter() -> str:
+    """The patterns of the pinned crawler-user-agents package as a JSON array in URL-safe
+    base64 (Flink's map syntax cannot hold the JSON's colons and commas)."""
+    return base64.urlsafe_b64encode(json.dumps(crawler_patterns()).encode()).decode("ascii")
 
 
 class CampaignSource(BaseModel):
@@ -100,8 +112,13 @@ def register(env: TableEnvironment, campaigns: CampaignSource) -> None:
     dead letters' Python UDF."""
     config = env.get_config()
     parameters = config.get("pipeline.global-job-parameters", "")
-    entry = f"{CAMPAIGNS_PARAMETER}:{campaigns.job_parameter()}"
-    config.set("pipeline.global-job-parameters", f"{parameters},{entry}" if parameters else entry)
+    entries = [
+        f"{CAMPAIGNS_PARAMETER}:{campaigns.job_parameter()}",
+        f"{CRAWLER_PATTERNS_PARAMETER}:{crawler_patterns_parameter()}",
+    ]
+    if parameters:
+        entries.insert(0, parameters)
+    config.set("pipeline.global-job-parameters", ",".join(entries))
     for name, class_name in JAVA_FUNCTIONS.items():
         env.create_java_temporary_system_function(name, class_name)
     env.create_temporary_system_function("explain_rejection", explain_rejection)

@@ -72,6 +72,12 @@ def givt(reason: str) -> Judgement:
     return Judgement(GIVT, reason)
 
 
+def crawler_patterns() -> list[str]:
+    """The crawler list's patterns, in its order: what the JVM port matches too (the
+    pipeline hands them over as a job parameter)."""
+    return [entry["pattern"] for entry in crawleruseragents.CRAWLER_USER_AGENTS_DATA]
+
+
 @lru_cache(maxsize=4096)  # user agents repeat: a handful of strings make most traffic
 def known_crawler(user_agent: str | None) -> bool:
     """Whether the user agent matches the crawler list (its patterns are case-sensitive, as

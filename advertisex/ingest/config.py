@@ -74,6 +74,7 @@ class Anomalies(BaseModel):
             out_of_order=0.05,
             late=0.01,
             bots=1,
+            crawlers=0.02,
             unknown_campaigns=0.01,
             silent=[Silence(source="clicks_conversions", start_s=third, end_s=third + 20)],
             rate_changes=[RateChange(start_s=2 * third, end_s=2 * third + 30, factor=3.0)],

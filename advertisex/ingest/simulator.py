@@ -94,6 +94,9 @@ class Simulator:
         )
         self.truth = GroundTruth(config)
         self.malformed = MalformedMaker(self.rng)
+        # The crawlers knob draws from a generator of its own: turning it on changes which
+        # agents render the impressions, and nothing else of the run.
+        self._crawler_rng = random.Random(f"{config.seed}-crawlers")
         self._queue: list[_Pending] = []
         self._seq = 0
         self._end_ms = config.start_ms + int(config.duration_s * 1000)
@@ -262,8 +265,8 @@ class Simulator:
             "user_agent": USER_AGENTS[device],
         }
         crawlers = self.config.anomalies.crawlers
-        if crawlers and rng.random() < crawlers:  # no draw when off: the same run as before
-            record["user_agent"] = rng.choice(CRAWLER_AGENTS)
+        if crawlers and self._crawler_rng.random() < crawlers:
+            record["user_agent"] = self._crawler_rng.choice(CRAWLER_AGENTS)
         if rng.random() < 0.5:
             record["currency"] = "USD"
         # Seconds to minutes; a few clicks come after the 30-minute window. Known before the

@@ -1,5 +1,6 @@
 -- The record outputs: the first occurrence of each id (sql/first_seen.sql), clicks and
--- conversions apart.
+-- conversions apart. An impression carries its invalid-traffic judgement (contract 2.6):
+-- a known crawler's user agent (adx_known_crawler: flink_jobs/java KnownCrawlerFunction).
 
 CREATE TEMPORARY VIEW first_clicks AS
 SELECT * FROM first_clicks_conversions WHERE event_type = 'click';
@@ -12,8 +13,10 @@ SELECT r.impression_id,
        r.impression_id, r.event_time_ms, r.user_id, r.creative_id, r.campaign_id, r.website,
        r.bid_request_id, r.cost_micros, r.currency, r.device_type, r.country, r.user_agent,
        r.advertiser_id, r.campaign_name, r.campaign_status, r.campaign_daily_budget_micros,
-       r.campaign_known
-FROM first_impressions AS r;
+       r.campaign_known,
+       IF(r.known_crawler, 'givt', 'valid'),
+       IF(r.known_crawler, 'known_crawler', CAST(NULL AS STRING))
+FROM (SELECT *, adx_known_crawler(user_agent) AS known_crawler FROM first_impressions) AS r;
 
 INSERT INTO clicks
 SELECT r.event_id,

@@ -492,4 +492,6 @@ def test_rules_output_the_schema_fields_in_order_and_validate(name, record):
         "campaign_daily_budget_micros": None,
         "campaign_known": False,
     }
+    if name == "impressions":  # contract 2.6, judged after the rules
+        enriched |= {"traffic_quality": "valid", "ivt_reason": None}
     jsonschema.Draft202012Validator(output_schema(name)).validate(enriched)

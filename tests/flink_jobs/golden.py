@@ -24,6 +24,8 @@ ID_FIELDS = {
     "bid_requests": "request_id",
 }
 COUNTS = CAMPAIGN_COUNTS
+# The record outputs that carry traffic_quality so far (issue 15 adds clicks, conversions).
+JUDGED_OUTPUTS = ("impressions",)
 RATIOS = ("conversion_value", "ctr", "cvr", "win_rate")
 ENRICHMENT = (
     "advertiser_id",
@@ -108,6 +110,16 @@ def compare(
         if len(ids) != len(set(ids)):
             diffs.append(f"{name}: {len(ids) - len(set(ids))} ids written more than once")
         diffs += _set_diff(name, set(ids), set(truth["ids"][name]))
+
+    # Invalid traffic (contract 2.6): the outputs that judge it name the truth's records,
+    # with its reasons (the truth lists the invalid ones; the rest must be valid).
+    for name in JUDGED_OUTPUTS:
+        judged = {
+            row[ID_FIELDS[name]]: row["ivt_reason"]
+            for row in outputs[name]
+            if row["traffic_quality"] != "valid"
+        }
+        diffs += _map_diff(f"{name} invalid traffic", judged, truth["invalid_traffic"][name])
 
     # Correlation.
     clicks = {r["event_id"]: r["impression_id"] for r in outputs["attributed_clicks"]}

@@ -371,8 +371,22 @@ def test_the_truth_finds_what_the_crawlers_and_bots_knobs_injected():
     assert all(judged[f.record_id].reason != CLICK_RATE for f in humans)
 
 
-def test_the_crawlers_knob_off_draws_nothing():
-    """A run without crawlers is the same run as before the knob existed."""
-    _, plain = run(seed=3, duration_s=30)
-    _, zero = run(seed=3, duration_s=30, anomalies=Anomalies(crawlers=0.0))
-    assert [m.payload for m in plain] == [m.payload for m in zero]
+def test_the_crawlers_knob_changes_user_agents_and_nothing_else():
+    _, plain = run(seed=3, duration_s=60)
+    _, crawled = run(seed=3, duration_s=60, anomalies=Anomalies(crawlers=0.3))
+
+    def without_agent(m) -> tuple:
+        if m.source != "impressions":
+            return (m.source, m.key, m.payload, m.arrival_ms)
+        record = json.loads(m.payload)
+        return (m.source, m.key, record.pop("user_agent"), record, m.arrival_ms)
+
+    changed = 0
+    assert len(plain) == len(crawled)
+    for a, b in zip(plain, crawled, strict=True):
+        a, b = without_agent(a), without_agent(b)
+        if a[0] == "impressions":
+            changed += a[2] != b[2]
+            a, b = (*a[:2], *a[3:]), (*b[:2], *b[3:])
+        assert a == b
+    assert changed > 0
