@@ -50,10 +50,16 @@ CAMPAIGNS_PARAMETER = "adx.campaigns"
 CRAWLER_PATTERNS_PARAMETER = "adx.crawler-patterns"
 
 
+def job_parameter_value(value: object) -> str:
+    """A job parameter's value: JSON in URL-safe base64, as Flink's map syntax
+    (`key:value,key:value`) cannot hold the JSON's colons and commas."""
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode("ascii")
+
+
 def crawler_patterns_parameter() -> str:
-    """The patterns of the pinned crawler-user-agents package as a JSON array in URL-safe
-    base64 (Flink's map syntax cannot hold the JSON's colons and commas)."""
-    return base64.urlsafe_b64encode(json.dumps(crawler_patterns()).encode()).decode("ascii")
+    """The value of adx.crawler-patterns: the pinned crawler-user-agents package's
+    patterns, a JSON array."""
+    return job_parameter_value(crawler_patterns())
 
 
 class CampaignSource(BaseModel):
@@ -72,10 +78,8 @@ class CampaignSource(BaseModel):
     properties: dict[str, str] = Field(default_factory=dict, repr=False)
 
     def job_parameter(self) -> str:
-        """The value of adx.campaigns: JSON in URL-safe base64, as Flink's map syntax
-        (`key:value,key:value`) cannot hold the JSON's colons and commas."""
-        spec = self.model_dump(exclude_none=True)
-        return base64.urlsafe_b64encode(json.dumps(spec).encode()).decode("ascii")
+        """The value of adx.campaigns (job_parameter_value of this spec)."""
+        return job_parameter_value(self.model_dump(exclude_none=True))
 
 
 class ExplainRejection(ScalarFunction):
